@@ -1,0 +1,97 @@
+/**
+ * PUBLISH from a client (§3.3): resolve the topic alias, check limits, authorize (hook), route, acknowledge.
+ * QoS 2 uses method B of §4.3.3: the packet id is stored and the message routed on the first PUBLISH; a resend
+ * before PUBREL is acknowledged again but not routed again [MQTT-4.3.3-9].
+ */
+import { PacketType, type PublishPacket, ReasonCode } from '../../../codec/index.js';
+import { ProtocolViolation, protocolViolation } from '../../errors.js';
+import type { AuthorizePublishResult } from '../../hooks.js';
+import { createMessage } from '../../message.js';
+import type { Connection } from '../connection.js';
+
+export function handlePublish(connection: Connection, packet: PublishPacket): void | Promise<void> {
+  const { broker } = connection;
+  broker.stats.messagesReceived++;
+  const topic = resolveTopic(connection, packet);
+  if (packet.retain && !broker.options.retainAvailable) {
+    // 5.0 §3.3.1.3: RETAIN=1 when Retain Available is 0 → DISCONNECT 0x9A.
+    throw new ProtocolViolation(ReasonCode.RetainNotSupported, 'retain not supported');
+  }
+  if (packet.qos > broker.options.maximumQoS) {
+    // 5.0 §3.2.2.3.4: a PUBLISH above the Maximum QoS we announced → DISCONNECT 0x9B QoS not supported.
+    throw new ProtocolViolation(ReasonCode.QoSNotSupported, `QoS ${packet.qos} not supported`);
+  }
+  if (packet.qos === 2 && connection.protocolVersion === 5) {
+    const session = connection.session!;
+    const id = packet.packetId!;
+    // 3.1/3.1.1 have no Receive Maximum: their incoming QoS 2 ids are bounded only by the packet id space.
+    if (!session.incoming.has(id) && session.incoming.size >= broker.options.maxInflight) {
+      // More unacknowledged QoS 2 PUBLISH than the Receive Maximum we announced: DISCONNECT 0x93 (5.0 §3.3.4).
+      throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+    }
+  }
+  const authorize = broker.options.hooks?.authorizePublish;
+  if (authorize === undefined) {
+    complete(connection, packet, topic, true);
+    return;
+  }
+  const result = authorize(connection.info!, topic === packet.topic ? packet : { ...packet, topic });
+  if (result instanceof Promise) return result.then((answer) => complete(connection, packet, topic, answer));
+  complete(connection, packet, topic, result);
+}
+
+/** 5.0 Topic Alias (§3.3.2.3.4): 0 or above our Topic Alias Maximum → 0x94; an unknown alias → Protocol Error. */
+function resolveTopic(connection: Connection, packet: PublishPacket): string {
+  const alias = packet.properties?.topicAlias;
+  if (alias === undefined) return packet.topic;
+  if (alias === 0 || alias > connection.broker.options.topicAliasMaximum) {
+    throw new ProtocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`);
+  }
+  if (packet.topic.length > 0) {
+    connection.topicAliases.set(alias, packet.topic);
+    return packet.topic;
+  }
+  const topic = connection.topicAliases.get(alias);
+  if (topic === undefined) throw protocolViolation(`unknown topic alias ${alias}`);
+  return topic;
+}
+
+function complete(connection: Connection, packet: PublishPacket, topic: string, verdict: AuthorizePublishResult): void {
+  const { broker } = connection;
+  const refused =
+    verdict === false ? ReasonCode.NotAuthorized : typeof verdict === 'number' && verdict >= 0x80 ? verdict : 0;
+  const v5 = connection.protocolVersion === 5;
+  if (refused !== 0) {
+    // 3.1.1 cannot refuse a PUBLISH: it is acknowledged and dropped (as Mosquitto does).
+    if (packet.qos === 1)
+      connection.send({ type: PacketType.PUBACK, packetId: packet.packetId!, reasonCode: v5 ? refused : undefined });
+    if (packet.qos === 2)
+      connection.send({ type: PacketType.PUBREC, packetId: packet.packetId!, reasonCode: v5 ? refused : undefined });
+    return;
+  }
+  const now = Date.now();
+  if (packet.qos === 0) {
+    broker.publish(createMessage(topic, packet.payload, 0, packet.retain, packet.properties, connection.clientId, now));
+    return;
+  }
+  const packetId = packet.packetId!;
+  if (packet.qos === 1) {
+    const matched = broker.publish(
+      createMessage(topic, packet.payload, 1, packet.retain, packet.properties, connection.clientId, now),
+    );
+    const reasonCode = v5 && matched === 0 ? ReasonCode.NoMatchingSubscribers : undefined;
+    // [MQTT-4.3.2-2] PUBACK after taking ownership of the message.
+    connection.send({ type: PacketType.PUBACK, packetId, reasonCode });
+    return;
+  }
+  let reasonCode: number | undefined;
+  if (connection.session!.incoming.publish(packetId)) {
+    const matched = broker.publish(
+      createMessage(topic, packet.payload, 2, packet.retain, packet.properties, connection.clientId, now),
+    );
+    if (v5 && matched === 0) reasonCode = ReasonCode.NoMatchingSubscribers;
+    broker.storeWriter?.push({ op: 'putIncoming', clientId: connection.clientId, packetId });
+  }
+  // [MQTT-4.3.3-8] PUBREC for the first and for any resent PUBLISH with this id.
+  connection.send({ type: PacketType.PUBREC, packetId, reasonCode });
+}

@@ -1,0 +1,147 @@
+/**
+ * The broker's state and the operations on it that connections and handlers call: sessions by client id,
+ * the subscription trie, retained messages, wills, stats, events. The public facade is broker.ts.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { ReasonCode } from '../codec/index.js';
+import type { Connection } from './connection/connection.js';
+import type { BrokerEventMap } from './hooks.js';
+import type { Message, Outgoing } from './message.js';
+import type { ResolvedOptions } from './options.js';
+import { routeMessage } from './publish.js';
+import { RetainedStore, SubscriptionTrie } from './routing/index.js';
+import { type DropReason, SESSION_NEVER_EXPIRES, Session, type SessionObserver } from './session/session.js';
+import { type BrokerStats, createStats } from './stats.js';
+import { StoreSessionPersistence } from './store/session-persistence.js';
+import { StoreWriter } from './store/store.js';
+import { clearLongTimeout, setLongTimeout } from './timers.js';
+import { WillManager } from './will.js';
+
+export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionObserver {
+  readonly options: ResolvedOptions;
+  readonly logger: Logger | undefined;
+  readonly stats: BrokerStats = createStats();
+  readonly sessions = new Map<string, Session>();
+  /** Connected clients by client id. */
+  readonly clients = new Map<string, Connection>();
+  /** Every open connection, CONNECT received or not. */
+  readonly connections = new Set<Connection>();
+  readonly trie = new SubscriptionTrie();
+  readonly retained = new RetainedStore<Message>();
+  readonly storeWriter: StoreWriter | undefined;
+  readonly wills: WillManager;
+  private readonly persistence: StoreSessionPersistence | undefined;
+  readonly startedAt = Date.now();
+  closing = false;
+
+  /** For shared subscriptions: is the member's session connected? Bound once, not per message. */
+  readonly isAvailable = (clientId: string): boolean => this.sessions.get(clientId)?.link !== undefined;
+
+  constructor(options: ResolvedOptions) {
+    super();
+    this.options = options;
+    this.logger = options.logger;
+    this.storeWriter = options.store
+      ? new StoreWriter(options.store, (error) => this.logger?.error({ err: error }, 'store write failed'))
+      : undefined;
+    this.persistence = this.storeWriter ? new StoreSessionPersistence(this.storeWriter) : undefined;
+    this.wills = new WillManager((message) => this.publish(message), this.storeWriter);
+    this.on('error', () => {}); // events are informational; never crash on an 'error' without listener
+  }
+
+  /** Publishes a message into the broker (from a client, a will, $SYS or the embedding application). */
+  publish(message: Message): number {
+    return routeMessage(this, message);
+  }
+
+  createSession(clientId: string): Session {
+    const { options } = this;
+    const session = new Session(
+      clientId,
+      {
+        maxInflight: options.maxInflight,
+        maxQueuedMessages: options.maxQueuedMessages,
+        queueQos0Offline: options.queueQos0Offline,
+      },
+      this,
+    );
+    session.persistence = this.persistence;
+    this.sessions.set(clientId, session);
+    return session;
+  }
+
+  /** Ends a session: subscriptions, queue and inflight go; a delayed will is published now. */
+  endSession(session: Session): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    clearLongTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    this.trie.unsubscribeAll(session.clientId);
+    session.destroy();
+    this.storeWriter?.push({ op: 'deleteSession', clientId: session.clientId });
+    this.wills.sessionEnded(session.clientId);
+  }
+
+  /** Called by a connection exactly once when it closes. */
+  connectionClosed(connection: Connection, wasConnected: boolean): void {
+    this.connections.delete(connection);
+    if (!wasConnected) return;
+    const { clientId, session } = connection;
+    const now = Date.now();
+    const current = this.clients.get(clientId) === connection;
+    if (current) this.clients.delete(clientId);
+    this.stats.connections--;
+    // [MQTT-3.1.2-8] the will is published unless the client sent DISCONNECT (5.0: unless reason 0x04).
+    if (connection.will !== undefined) {
+      this.wills.trigger(clientId, connection.will, connection.sessionExpiryInterval, now);
+      connection.will = undefined;
+    }
+    if (session !== undefined && session.link === connection) {
+      session.detach();
+      this.scheduleExpiry(session, connection, now);
+    }
+    this.logger?.debug({ clientId, reason: connection.closeReason }, 'client disconnected');
+    if (connection.info) this.emit('clientDisconnected', connection.info, connection.closeReason);
+  }
+
+  private scheduleExpiry(session: Session, connection: Connection, now: number): void {
+    const expiryInterval = connection.sessionExpiryInterval;
+    session.expiryInterval = expiryInterval;
+    if (expiryInterval === 0) {
+      this.endSession(session);
+      return;
+    }
+    this.storeWriter?.push({
+      op: 'putSession',
+      session: {
+        clientId: session.clientId,
+        protocolVersion: connection.protocolVersion,
+        expiryInterval,
+        disconnectedAt: now,
+      },
+    });
+    if (expiryInterval === SESSION_NEVER_EXPIRES) return;
+    session.expiresAt = now + expiryInterval * 1000;
+    session.expiryTimer = setLongTimeout(() => this.endSession(session), expiryInterval * 1000);
+  }
+
+  /** Disconnects every client (5.0: DISCONNECT 0x8B Server shutting down). */
+  disconnectAll(): void {
+    for (const connection of [...this.connections]) {
+      connection.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
+    }
+  }
+
+  // SessionObserver
+  messageDropped(session: Session, outgoing: Outgoing, reason: DropReason): void {
+    if (reason !== 'offline-qos0') this.stats.messagesDropped++;
+    if (this.listenerCount('messageDropped') > 0)
+      this.emit('messageDropped', session.clientId, outgoing.message, reason);
+  }
+
+  messageDelivered(session: Session, outgoing: Outgoing): void {
+    if (this.listenerCount('messageDelivered') > 0) {
+      this.emit('messageDelivered', session.clientId, outgoing.message, outgoing.qos);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Broker options. Every field is optional; {@link resolveOptions} fills in the defaults documented here.
+ */
+import type { Logger } from 'pino';
+import type { BrokerHooks } from './hooks.js';
+import type { Store } from './store/store.js';
+
+export interface BrokerOptions {
+  /** Seconds a new connection has to send CONNECT before it is closed. Default 10. */
+  connectTimeout?: number;
+  /**
+   * Largest packet accepted from a client, in bytes (whole packet). Announced to MQTT 5.0 clients as
+   * Maximum Packet Size; larger packets end the connection (DISCONNECT 0x95 in 5.0). Default 268,435,460
+   * (the protocol maximum, i.e. no limit beyond the wire format).
+   */
+  maxPacketSize?: number;
+  /**
+   * Outgoing QoS 1/2 messages a session may have unacknowledged at once (further ones are queued), and the
+   * Receive Maximum announced to MQTT 5.0 clients for incoming QoS 2 (exceeding it: DISCONNECT 0x93).
+   * The outgoing window is min(this, the client's Receive Maximum). Default 20 (as Mosquitto's
+   * max_inflight_messages).
+   */
+  maxInflight?: number;
+  /**
+   * Messages queued per session (offline, window full, or socket back-pressured). Default 1000 (as
+   * Mosquitto's max_queued_messages). When full: an arriving QoS 0 message is dropped; an arriving QoS 1/2
+   * message evicts the oldest queued QoS 0 message, else it is dropped. Drops are counted in stats and
+   * reported by the messageDropped event.
+   */
+  maxQueuedMessages?: number;
+  /** Also queue QoS 0 messages for offline persistent sessions. Default false (as Mosquitto). */
+  queueQos0Offline?: boolean;
+  /**
+   * Bytes buffered in a socket beyond which messages for that client are queued in its session instead
+   * of written (back-pressure from a subscriber that does not read). Default 1 MiB.
+   */
+  maxWriteBuffer?: number;
+  /** Simultaneous connections; further CONNECTs get CONNACK 0x89 (5.0) / 0x03 (3.1.1). Default 0 = no limit. */
+  maxConnections?: number;
+  /**
+   * Largest Keep Alive, in seconds. An MQTT 5.0 client asking for more (or for 0) is told this value in
+   * Server Keep Alive and held to it; MQTT 3.1/3.1.1 clients cannot be told, so their value is used as is.
+   * Default 0 = no limit.
+   */
+  maxKeepAlive?: number;
+  /** Topic Alias Maximum announced to MQTT 5.0 clients (aliases from client to broker). Default 10. 0 disables. */
+  topicAliasMaximum?: number;
+  /**
+   * Highest QoS the broker accepts and grants (Maximum QoS). Default 2. Below 2: MQTT 5.0 clients are told in
+   * CONNACK and a PUBLISH above it gets DISCONNECT 0x9B; subscriptions are granted at most this QoS (all versions);
+   * a 3.1/3.1.1 PUBLISH above it closes the connection.
+   */
+  maximumQoS?: 0 | 1 | 2;
+  /** Whether retained messages are supported (Retain Available). Default true. */
+  retainAvailable?: boolean;
+  /**
+   * Largest Session Expiry Interval granted, in seconds (a longer request is reduced and announced in
+   * CONNACK). Default 0xFFFFFFFF (no limit).
+   */
+  maxSessionExpiryInterval?: number;
+  /** Seconds between $SYS/broker/... updates. Default 10. 0 disables $SYS. */
+  sysInterval?: number;
+  /** Prefix of generated client ids (empty CONNECT client id). Default 'midge-'. */
+  clientIdPrefix?: string;
+  hooks?: BrokerHooks;
+  /** Persistence; default none (state is kept in memory only). */
+  store?: Store;
+  logger?: Logger;
+}
+
+export interface ResolvedOptions
+  extends Required<Omit<BrokerOptions, 'hooks' | 'store' | 'logger'>>,
+    Pick<BrokerOptions, 'hooks' | 'store' | 'logger'> {}
+
+export const DEFAULT_OPTIONS: Required<Omit<BrokerOptions, 'hooks' | 'store' | 'logger'>> = {
+  connectTimeout: 10,
+  maxPacketSize: 268_435_460,
+  maxInflight: 20,
+  maxQueuedMessages: 1000,
+  queueQos0Offline: false,
+  maxWriteBuffer: 1024 * 1024,
+  maxConnections: 0,
+  maxKeepAlive: 0,
+  topicAliasMaximum: 10,
+  maximumQoS: 2,
+  retainAvailable: true,
+  maxSessionExpiryInterval: 0xffff_ffff,
+  sysInterval: 10,
+  clientIdPrefix: 'midge-',
+};
+
+export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
+  const resolved = { ...DEFAULT_OPTIONS } as ResolvedOptions;
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (resolved.maxInflight < 1 || resolved.maxInflight > 65_535) throw new RangeError('maxInflight must be 1..65535');
+  if (resolved.topicAliasMaximum < 0 || resolved.topicAliasMaximum > 65_535) {
+    throw new RangeError('topicAliasMaximum must be 0..65535');
+  }
+  return resolved;
+}

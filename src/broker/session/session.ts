@@ -1,0 +1,226 @@
+/**
+ * The state of one client id that outlives its network connections: outgoing inflight window, incoming
+ * QoS 2 ids, the queue of messages waiting for it, and its expiry. Subscriptions live in the broker's
+ * SubscriptionTrie under the client id. The session does no I/O itself: it talks to the connection that
+ * is attached to it through {@link SessionLink}.
+ */
+import { isExpired, type Outgoing } from '../message.js';
+import { IncomingQos2, type InflightEntry, OutgoingInflight, OutgoingState } from './inflight.js';
+import { MessageQueue } from './queue.js';
+
+/** Why a message meant for a subscriber was not delivered. */
+export type DropReason = 'queue-full' | 'expired' | 'packet-too-large' | 'offline-qos0' | 'session-ended';
+
+/** The connection currently attached to a session, as the session sees it. */
+export interface SessionLink {
+  /** False while the socket is back-pressured: messages are queued instead of written. */
+  readonly writable: boolean;
+  /** Writes a PUBLISH; returns false if it was not sent (larger than the client's Maximum Packet Size). */
+  sendPublish(outgoing: Outgoing, packetId: number | undefined, dup: boolean): boolean;
+  sendPubrel(packetId: number, reasonCode: number): void;
+}
+
+export interface SessionObserver {
+  messageDropped(session: Session, outgoing: Outgoing, reason: DropReason): void;
+  /** QoS 0 written, or QoS 1/2 acknowledged (PUBACK / PUBCOMP). */
+  messageDelivered(session: Session, outgoing: Outgoing): void;
+}
+
+/**
+ * Mirrors the QoS 1/2 messages of a session into a store (set only when the broker has one): queued, inflight
+ * (with its packet id and state), and done. Calls are synchronous; the implementation batches the writes.
+ */
+export interface SessionPersistence {
+  queued(session: Session, outgoing: Outgoing): void;
+  inflight(session: Session, entry: InflightEntry): void;
+  done(session: Session, outgoing: Outgoing): void;
+}
+
+/** Session Expiry Interval meaning "never expires" (MQTT 5.0 §3.1.2.11.2). */
+export const SESSION_NEVER_EXPIRES = 0xffff_ffff;
+
+export interface SessionOptions {
+  maxInflight: number;
+  maxQueuedMessages: number;
+  /** Queue QoS 0 messages for an offline persistent session too (default false, as Mosquitto). */
+  queueQos0Offline: boolean;
+}
+
+export class Session {
+  link: SessionLink | undefined;
+  /** Seconds; 0 = ends when the connection closes; SESSION_NEVER_EXPIRES = never. */
+  expiryInterval = 0;
+  /** Absolute ms when an offline session expires (undefined while connected or if it never expires). */
+  expiresAt: number | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+  readonly inflight: OutgoingInflight;
+  readonly incoming = new IncomingQos2();
+  readonly queue: MessageQueue;
+  /** Set by the broker when it has a store. */
+  persistence: SessionPersistence | undefined;
+  /** Next sequence number for persisted messages. */
+  nextSeq = 1;
+
+  constructor(
+    readonly clientId: string,
+    private readonly options: SessionOptions,
+    private readonly observer: SessionObserver,
+  ) {
+    this.inflight = new OutgoingInflight(options.maxInflight);
+    this.queue = new MessageQueue(options.maxQueuedMessages);
+  }
+
+  get connected(): boolean {
+    return this.link !== undefined;
+  }
+
+  /** Routes one message to this subscriber: send now, or queue (bounded), or drop. */
+  deliver(outgoing: Outgoing): void {
+    const link = this.link;
+    if (link === undefined) {
+      if (outgoing.qos === 0 && !this.options.queueQos0Offline) {
+        this.observer.messageDropped(this, outgoing, 'offline-qos0');
+        return;
+      }
+      this.enqueue(outgoing);
+      return;
+    }
+    if (!link.writable || this.queue.length > 0) {
+      this.enqueue(outgoing);
+      return;
+    }
+    if (outgoing.qos === 0) {
+      this.sendQos0(link, outgoing);
+      return;
+    }
+    if (this.inflight.full) {
+      this.enqueue(outgoing);
+      return;
+    }
+    this.sendNew(link, outgoing);
+  }
+
+  /** Moves queued messages into the inflight window / onto the socket while both have room. */
+  drain(now: number): void {
+    const link = this.link;
+    if (link === undefined) return;
+    while (link.writable) {
+      const next = this.queue.peek();
+      if (next === undefined) return;
+      if (isExpired(next.message, now)) {
+        // [MQTT-3.3.2-5] an expired message whose onward delivery has not started is deleted.
+        this.queue.shift();
+        if (next.seq !== undefined) this.persistence?.done(this, next);
+        this.observer.messageDropped(this, next, 'expired');
+        continue;
+      }
+      if (next.qos > 0 && this.inflight.full) return;
+      this.queue.shift();
+      if (next.qos === 0) this.sendQos0(link, next);
+      else this.sendNew(link, next);
+    }
+  }
+
+  /**
+   * A connection takes over this session: resend every unacknowledged PUBLISH with DUP=1 and every
+   * PUBREL, in the original order [MQTT-4.4.0-1], then drain the queue.
+   */
+  attach(link: SessionLink, receiveMaximum: number, now: number): void {
+    this.link = link;
+    this.expiresAt = undefined;
+    if (this.expiryTimer !== undefined) {
+      clearTimeout(this.expiryTimer);
+      this.expiryTimer = undefined;
+    }
+    this.inflight.limit = Math.min(receiveMaximum, this.options.maxInflight);
+    for (const entry of this.inflight.pending()) {
+      if (entry.state === OutgoingState.AwaitingPubcomp) link.sendPubrel(entry.packetId, 0);
+      else link.sendPublish(entry.outgoing, entry.packetId, true);
+    }
+    this.drain(now);
+  }
+
+  /** The connection went away; QoS 0 messages queued for it are dropped unless queueQos0Offline. */
+  detach(): void {
+    this.link = undefined;
+    if (!this.options.queueQos0Offline) {
+      for (const dropped of this.queue.removeQos0()) this.observer.messageDropped(this, dropped, 'offline-qos0');
+    }
+  }
+
+  puback(packetId: number, now: number): boolean {
+    const entry = this.inflight.puback(packetId);
+    if (entry === undefined) return false;
+    this.completed(entry, now);
+    return true;
+  }
+
+  /** Returns the PUBREL reason code to send, or undefined to send nothing. */
+  pubrec(packetId: number, reasonCode: number, now: number): number | undefined {
+    const result = this.inflight.pubrec(packetId, reasonCode);
+    if (result.completed !== undefined) this.completed(result.completed, now);
+    else if (this.persistence !== undefined && result.pubrel === 0) {
+      const entry = this.inflight.get(packetId);
+      if (entry?.outgoing.seq !== undefined) this.persistence.inflight(this, entry);
+    }
+    return result.pubrel;
+  }
+
+  pubcomp(packetId: number, now: number): boolean {
+    const entry = this.inflight.pubcomp(packetId);
+    if (entry === undefined) return false;
+    this.completed(entry, now);
+    return true;
+  }
+
+  /** Ends the session: everything still queued or inflight is dropped. */
+  destroy(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    for (const entry of this.inflight.clear()) this.observer.messageDropped(this, entry.outgoing, 'session-ended');
+    for (const outgoing of this.queue.clear()) this.observer.messageDropped(this, outgoing, 'session-ended');
+    this.incoming.clear();
+    this.link = undefined;
+  }
+
+  private completed(entry: InflightEntry, now: number): void {
+    if (entry.outgoing.seq !== undefined) this.persistence?.done(this, entry.outgoing);
+    this.observer.messageDelivered(this, entry.outgoing);
+    if (this.queue.length > 0) this.drain(now);
+  }
+
+  private enqueue(outgoing: Outgoing): void {
+    if (this.persistence !== undefined && outgoing.qos > 0 && outgoing.seq === undefined) {
+      outgoing.seq = this.nextSeq++;
+      this.persistence.queued(this, outgoing);
+    }
+    const result = this.queue.push(outgoing);
+    if (!result.queued && outgoing.seq !== undefined) this.persistence?.done(this, outgoing);
+    if (!result.queued) this.observer.messageDropped(this, outgoing, 'queue-full');
+    else if (result.evicted !== undefined) this.observer.messageDropped(this, result.evicted, 'queue-full');
+  }
+
+  private sendQos0(link: SessionLink, outgoing: Outgoing): void {
+    if (link.sendPublish(outgoing, undefined, false)) this.observer.messageDelivered(this, outgoing);
+    else this.observer.messageDropped(this, outgoing, 'packet-too-large');
+  }
+
+  private sendNew(link: SessionLink, outgoing: Outgoing): void {
+    const entry = this.inflight.start(outgoing);
+    if (entry === undefined) {
+      this.enqueue(outgoing);
+      return;
+    }
+    if (!link.sendPublish(outgoing, entry.packetId, false)) {
+      // [MQTT-3.1.2-25] too large for the client: discard as if delivery completed.
+      this.inflight.abort(entry.packetId);
+      if (outgoing.seq !== undefined) this.persistence?.done(this, outgoing);
+      this.observer.messageDropped(this, outgoing, 'packet-too-large');
+      return;
+    }
+    if (this.persistence !== undefined) {
+      if (outgoing.seq === undefined) outgoing.seq = this.nextSeq++;
+      this.persistence.inflight(this, entry);
+    }
+  }
+}

@@ -1,0 +1,12 @@
+/** The `midge` command line. */
+import { Command } from 'commander';
+import { VERSION } from '../broker/version.js';
+import { registerBrokerCommand } from './commands/broker.js';
+
+export function buildProgram(): Command {
+  const program = new Command('midge').description('MQTT broker and tools').version(VERSION);
+  registerBrokerCommand(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,306 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PacketType, ReasonCode } from '../../src/codec/index.js';
+import type { StartedBroker } from '../helpers/broker.js';
+import { startBroker } from '../helpers/broker.js';
+import { connectPacket, delay, RawClient } from '../helpers/raw-client.js';
+
+let started: StartedBroker;
+const clients: RawClient[] = [];
+const track = <T extends { client: RawClient }>(value: T): T => {
+  clients.push(value.client);
+  return value;
+};
+
+beforeAll(async () => {
+  started = await startBroker({ connectTimeout: 1, maxKeepAlive: 0 });
+});
+afterAll(() => started.close());
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.end().catch(() => {});
+});
+
+describe('CONNECT', () => {
+  it('[MQTT-3.1.0-1] the first packet must be CONNECT, else the connection is closed', async () => {
+    const client = await RawClient.open(started.port);
+    clients.push(client);
+    client.send({ type: PacketType.PINGREQ });
+    await client.expectClose();
+    expect(client.packets).toEqual([]);
+  });
+
+  it('[MQTT-3.1.0-2] (3.1.1) a second CONNECT is a protocol violation: the connection is closed', async () => {
+    const { client } = track(await RawClient.connect(started.port));
+    client.send(connectPacket());
+    await client.expectClose();
+  });
+
+  it('[MQTT-3.1.0-2] (5.0) a second CONNECT gets DISCONNECT 0x82 Protocol Error, then close', async () => {
+    const { client } = track(await RawClient.connect(started.port, { protocolVersion: 5 }));
+    client.send(connectPacket({ protocolVersion: 5 }));
+    const disconnect = await client.expectPacket(PacketType.DISCONNECT);
+    expect(disconnect.reasonCode).toBe(ReasonCode.ProtocolError);
+    await client.expectClose();
+  });
+
+  it('[MQTT-3.1.2-2] (3.1.1) an unsupported protocol level gets CONNACK 0x01, then close', async () => {
+    const client = await RawClient.open(started.port);
+    clients.push(client);
+    // CONNECT, "MQTT", level 6, clean, keep alive 0, client id "a"
+    client.sendRaw([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 0x02, 0, 0, 0, 1, 0x61]);
+    const connack = await client.expectPacket(PacketType.CONNACK);
+    expect(connack.reasonCode).toBe(0x01);
+    await client.expectClose();
+  });
+
+  it('[MQTT-3.1.3-8] (3.1.1) a zero-length client id with CleanSession=0 gets CONNACK 0x02, then close', async () => {
+    const { client, connack } = track(await RawClient.connect(started.port, { clientId: '', clean: false }));
+    expect(connack.reasonCode).toBe(0x02);
+    await client.expectClose();
+  });
+
+  it('[MQTT-3.1.3-6] (3.1.1) a zero-length client id with CleanSession=1 is accepted with an assigned id', async () => {
+    const { connack } = track(await RawClient.connect(started.port, { clientId: '', clean: true }));
+    expect(connack.reasonCode).toBe(0);
+  });
+
+  it('[MQTT-3.2.2-16] (5.0) a zero-length client id is assigned one, returned in Assigned Client Identifier', async () => {
+    const { connack } = track(await RawClient.connect(started.port, { clientId: '', protocolVersion: 5 }));
+    expect(connack.reasonCode).toBe(0);
+    expect(connack.properties?.assignedClientIdentifier).toMatch(/^midge-/);
+  });
+
+  it('MQTT 3.1 (MQIsdp) clients are accepted, and an empty client id is rejected with 0x02', async () => {
+    const { connack } = track(await RawClient.connect(started.port, { protocolVersion: 3, clientId: 'v31' }));
+    expect(connack.reasonCode).toBe(0);
+    const refused = track(await RawClient.connect(started.port, { protocolVersion: 3, clientId: '' }));
+    expect(refused.connack.reasonCode).toBe(0x02);
+    await refused.client.expectClose();
+  });
+
+  it('MQTT 3.1 client ids longer than 23 characters are accepted (as Mosquitto does)', async () => {
+    const { connack } = track(await RawClient.connect(started.port, { protocolVersion: 3, clientId: 'x'.repeat(40) }));
+    expect(connack.reasonCode).toBe(0);
+  });
+
+  it('closes a connection that sends no CONNECT within the connect timeout', async () => {
+    const client = await RawClient.open(started.port);
+    clients.push(client);
+    await client.expectClose(3000);
+  });
+
+  it('[MQTT-3.1.4-2] (3.1.1) a second connection with the same client id closes the first', async () => {
+    const first = track(await RawClient.connect(started.port, { clientId: 'takeover-311' }));
+    const second = track(await RawClient.connect(started.port, { clientId: 'takeover-311' }));
+    expect(second.connack.reasonCode).toBe(0);
+    await first.client.expectClose();
+    second.client.send({ type: PacketType.PINGREQ });
+    await second.client.expectPacket(PacketType.PINGRESP);
+  });
+
+  it('[MQTT-3.1.4-3] (5.0) the existing connection gets DISCONNECT 0x8E Session taken over, then close', async () => {
+    const first = track(await RawClient.connect(started.port, { clientId: 'takeover-5', protocolVersion: 5 }));
+    track(await RawClient.connect(started.port, { clientId: 'takeover-5', protocolVersion: 5 }));
+    const disconnect = await first.client.expectPacket(PacketType.DISCONNECT);
+    expect(disconnect.reasonCode).toBe(ReasonCode.SessionTakenOver);
+    await first.client.expectClose();
+  });
+
+  it('[MQTT-3.2.2-1] (3.1.1) CleanSession=1 gives Session Present 0', async () => {
+    await track(await RawClient.connect(started.port, { clientId: 'sp1', clean: false })).client.end();
+    await delay(50);
+    const { connack } = track(await RawClient.connect(started.port, { clientId: 'sp1', clean: true }));
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('[MQTT-3.2.2-2] (3.1.1) CleanSession=0 with a stored session gives Session Present 1', async () => {
+    const first = track(await RawClient.connect(started.port, { clientId: 'sp2', clean: false }));
+    expect(first.connack.sessionPresent).toBe(false);
+    await first.client.disconnect();
+    const { connack } = track(await RawClient.connect(started.port, { clientId: 'sp2', clean: false }));
+    expect(connack.sessionPresent).toBe(true);
+  });
+
+  it('[MQTT-3.2.2-3] (3.1.1) CleanSession=0 without a stored session gives Session Present 0', async () => {
+    const { connack } = track(await RawClient.connect(started.port, { clientId: 'sp3-new', clean: false }));
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('[MQTT-3.2.2-2] (5.0) Clean Start=1 gives Session Present 0 even if a session existed', async () => {
+    const props = { sessionExpiryInterval: 60 };
+    const first = track(
+      await RawClient.connect(started.port, { clientId: 'sp5', clean: false, protocolVersion: 5, properties: props }),
+    );
+    await first.client.disconnect();
+    const { connack } = track(
+      await RawClient.connect(started.port, { clientId: 'sp5', clean: true, protocolVersion: 5 }),
+    );
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('[MQTT-3.2.2-3] (5.0) Clean Start=0 with a stored session gives Session Present 1', async () => {
+    const props = { sessionExpiryInterval: 60 };
+    const first = track(
+      await RawClient.connect(started.port, { clientId: 'sp6', clean: false, protocolVersion: 5, properties: props }),
+    );
+    await first.client.disconnect();
+    const { connack } = track(
+      await RawClient.connect(started.port, { clientId: 'sp6', clean: false, protocolVersion: 5, properties: props }),
+    );
+    expect(connack.sessionPresent).toBe(true);
+  });
+
+  it('(5.0) a session with Session Expiry Interval 0 ends when the connection closes', async () => {
+    const first = track(await RawClient.connect(started.port, { clientId: 'sp7', clean: false, protocolVersion: 5 }));
+    await first.client.disconnect();
+    await delay(50);
+    const { connack } = track(
+      await RawClient.connect(started.port, { clientId: 'sp7', clean: false, protocolVersion: 5 }),
+    );
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('(5.0) a session is removed once its Session Expiry Interval has passed', async () => {
+    const props = { sessionExpiryInterval: 1 };
+    const first = track(
+      await RawClient.connect(started.port, { clientId: 'sp8', clean: false, protocolVersion: 5, properties: props }),
+    );
+    await first.client.disconnect();
+    await delay(1300);
+    const { connack } = track(
+      await RawClient.connect(started.port, { clientId: 'sp8', clean: false, protocolVersion: 5, properties: props }),
+    );
+    expect(connack.sessionPresent).toBe(false);
+  });
+
+  it('[MQTT-3.12.4-1] PINGREQ is answered with PINGRESP', async () => {
+    const { client } = track(await RawClient.connect(started.port));
+    client.send({ type: PacketType.PINGREQ });
+    await client.expectPacket(PacketType.PINGRESP);
+  });
+
+  it('(5.0) CONNACK announces the broker limits', async () => {
+    const { connack } = track(await RawClient.connect(started.port, { protocolVersion: 5 }));
+    expect(connack.properties?.receiveMaximum).toBe(20);
+    expect(connack.properties?.topicAliasMaximum).toBe(10);
+  });
+
+  it('(5.0) an Authentication Method is refused with CONNACK 0x8C Bad authentication method', async () => {
+    const { client, connack } = track(
+      await RawClient.connect(started.port, {
+        protocolVersion: 5,
+        properties: { authenticationMethod: 'SCRAM-SHA-1' },
+      }),
+    );
+    expect(connack.reasonCode).toBe(ReasonCode.BadAuthenticationMethod);
+    await client.expectClose();
+  });
+});
+
+describe('keep alive', () => {
+  it('[MQTT-3.1.2-24] (3.1.1) the broker closes the connection after 1.5 x Keep Alive without a packet', async () => {
+    const { client } = track(await RawClient.connect(started.port, { keepAlive: 1 }));
+    const start = Date.now();
+    await client.expectClose(3000);
+    const elapsed = Date.now() - start;
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('[MQTT-3.1.2-22] (5.0) the broker sends DISCONNECT 0x8D Keep alive timeout after 1.5 x Keep Alive of silence', async () => {
+    const { client } = track(await RawClient.connect(started.port, { keepAlive: 1, protocolVersion: 5 }));
+    const disconnect = await client.expectPacket(PacketType.DISCONNECT, 3000);
+    expect(disconnect.reasonCode).toBe(ReasonCode.KeepAliveTimeout);
+    await client.expectClose();
+  });
+
+  it('a client that keeps sending PINGREQ within the keep alive stays connected', async () => {
+    const { client } = track(await RawClient.connect(started.port, { keepAlive: 1 }));
+    for (let i = 0; i < 4; i++) {
+      await delay(600);
+      client.send({ type: PacketType.PINGREQ });
+      await client.expectPacket(PacketType.PINGRESP);
+    }
+    expect(client.closed).toBe(false);
+  });
+});
+
+describe('limits', () => {
+  it('(5.0) Server Keep Alive is sent when the client asks for more than maxKeepAlive, or for 0', async () => {
+    const limited = await startBroker({ maxKeepAlive: 30 });
+    try {
+      const { client, connack } = await RawClient.connect(limited.port, { protocolVersion: 5, keepAlive: 600 });
+      expect(connack.properties?.serverKeepAlive).toBe(30);
+      await client.end();
+      const zero = await RawClient.connect(limited.port, { protocolVersion: 5, keepAlive: 0 });
+      expect(zero.connack.properties?.serverKeepAlive).toBe(30);
+      await zero.client.end();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('maxConnections refuses further clients with CONNACK 0x89 (5.0) / 0x03 (3.1.1)', async () => {
+    const limited = await startBroker({ maxConnections: 1 });
+    try {
+      const first = await RawClient.connect(limited.port);
+      const v5 = await RawClient.connect(limited.port, { protocolVersion: 5 });
+      expect(v5.connack.reasonCode).toBe(ReasonCode.ServerBusy);
+      await v5.client.expectClose();
+      const v4 = await RawClient.connect(limited.port);
+      expect(v4.connack.reasonCode).toBe(0x03);
+      await v4.client.expectClose();
+      await first.client.end();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('broker.close() sends DISCONNECT 0x8B Server shutting down to MQTT 5.0 clients', async () => {
+    const own = await startBroker();
+    const { client } = await RawClient.connect(own.port, { protocolVersion: 5 });
+    const closing = own.close();
+    const disconnect = await client.expectPacket(PacketType.DISCONNECT);
+    expect(disconnect.reasonCode).toBe(ReasonCode.ServerShuttingDown);
+    await client.expectClose();
+    await closing;
+  });
+});
+
+describe('authentication hook', () => {
+  it('a refused client gets CONNACK 0x86 (5.0) / 0x04 (3.1.1) and is closed', async () => {
+    const auth = await startBroker({
+      hooks: {
+        authenticate: async (ctx) =>
+          ctx.username === 'good' ? true : { reasonCode: ReasonCode.BadUserNameOrPassword },
+      },
+    });
+    try {
+      const ok = await RawClient.connect(auth.port, { username: 'good' });
+      expect(ok.connack.reasonCode).toBe(0);
+      await ok.client.end();
+      const bad5 = await RawClient.connect(auth.port, { username: 'bad', protocolVersion: 5 });
+      expect(bad5.connack.reasonCode).toBe(ReasonCode.BadUserNameOrPassword);
+      await bad5.client.expectClose();
+      const bad4 = await RawClient.connect(auth.port, { username: 'bad' });
+      expect(bad4.connack.reasonCode).toBe(0x04);
+      await bad4.client.expectClose();
+    } finally {
+      await auth.close();
+    }
+  });
+
+  it('packets sent right after CONNECT wait for an asynchronous authenticate and keep their order', async () => {
+    const auth = await startBroker({
+      hooks: { authenticate: () => new Promise((resolve) => setTimeout(() => resolve(true), 100)) },
+    });
+    try {
+      const client = await RawClient.open(auth.port);
+      client.send(connectPacket());
+      client.send({ type: PacketType.PINGREQ });
+      await client.expectPacket(PacketType.CONNACK);
+      await client.expectPacket(PacketType.PINGRESP);
+      await client.end();
+    } finally {
+      await auth.close();
+    }
+  });
+});

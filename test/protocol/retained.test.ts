@@ -1,0 +1,154 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type StartedBroker, startBroker } from '../helpers/broker.js';
+import { type ConnectOptions, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+
+let started: StartedBroker;
+const clients: RawClient[] = [];
+async function connect(options: ConnectOptions = {}) {
+  const result = await RawClient.connect(started.port, options);
+  clients.push(result.client);
+  return result.client;
+}
+
+beforeAll(async () => {
+  started = await startBroker();
+});
+afterAll(() => started.close());
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.end().catch(() => {});
+});
+
+describe('retained messages', () => {
+  it('[MQTT-3.3.1-5] a PUBLISH with RETAIN=1 is stored and replaces the previous retained message of the topic', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/replace', 'first', { retain: true, qos: 1 });
+    await publish(pub, 'r/replace', 'second', { retain: true, qos: 1 });
+    const sub = await connect();
+    await subscribe(sub, ['r/replace']);
+    expect(text((await receive(sub)).payload)).toBe('second');
+    await sub.expectNoPacket(200);
+  });
+
+  it('[MQTT-3.3.1-8] (3.1.1) a retained message sent because of a new subscription has RETAIN=1', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/flag', 'x', { retain: true, qos: 1 });
+    const sub = await connect();
+    await subscribe(sub, ['r/+']);
+    const received = await receive(sub);
+    expect(received.retain).toBe(true);
+    expect(received.topic).toBe('r/flag');
+  });
+
+  it('[MQTT-3.3.1-10] (3.1.1) a retained PUBLISH with an empty payload is forwarded and removes the retained message', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/delete', 'x', { retain: true, qos: 1 });
+    const live = await connect();
+    await subscribe(live, ['r/delete']);
+    await receive(live);
+    await publish(pub, 'r/delete', '', { retain: true, qos: 1 });
+    expect((await receive(live)).payload.length).toBe(0);
+    const late = await connect();
+    await subscribe(late, ['r/delete']);
+    await late.expectNoPacket(200);
+  });
+
+  it('[MQTT-3.3.1-11] (3.1.1) a retained message with an empty payload is not stored', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/empty', '', { retain: true, qos: 1 });
+    expect(started.broker.retained.get('r/empty')).toBeUndefined();
+  });
+
+  it('[MQTT-3.3.1-12] (3.1.1) a PUBLISH with RETAIN=0 does not remove or replace the retained message', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/keep', 'kept', { retain: true, qos: 1 });
+    await publish(pub, 'r/keep', 'not retained', { retain: false, qos: 1 });
+    const sub = await connect();
+    await subscribe(sub, ['r/keep']);
+    expect(text((await receive(sub)).payload)).toBe('kept');
+  });
+
+  it('[MQTT-3.3.1-7] (3.1.1) a retained QoS 0 message replaces the retained message', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/q0', 'one', { retain: true, qos: 1 });
+    await publish(pub, 'r/q0', 'two', { retain: true, qos: 0 });
+    const sub = await connect();
+    await subscribe(sub, ['r/q0']);
+    const received = await receive(sub);
+    expect(text(received.payload)).toBe('two');
+    expect(received.qos).toBe(0);
+  });
+
+  it('[MQTT-3.3.1-9] (5.0) Retain Handling 0 sends the retained messages on every subscribe', async () => {
+    const pub = await connect({ protocolVersion: 5 });
+    await publish(pub, 'rh/0', 'x', { retain: true, qos: 1 });
+    const sub = await connect({ protocolVersion: 5 });
+    await subscribe(sub, [{ topicFilter: 'rh/0', qos: 1, retainHandling: 0 }]);
+    await receive(sub);
+    await subscribe(sub, [{ topicFilter: 'rh/0', qos: 1, retainHandling: 0 }], { packetId: 2 });
+    expect((await receive(sub)).retain).toBe(true);
+  });
+
+  it('[MQTT-3.3.1-10] (5.0) Retain Handling 1 sends the retained messages only if the subscription is new', async () => {
+    const pub = await connect({ protocolVersion: 5 });
+    await publish(pub, 'rh/1', 'x', { retain: true, qos: 1 });
+    const sub = await connect({ protocolVersion: 5 });
+    await subscribe(sub, [{ topicFilter: 'rh/1', qos: 1, retainHandling: 1 }]);
+    await receive(sub);
+    await subscribe(sub, [{ topicFilter: 'rh/1', qos: 1, retainHandling: 1 }], { packetId: 2 });
+    await sub.expectNoPacket(200);
+  });
+
+  it('[MQTT-3.3.1-11] (5.0) Retain Handling 2 never sends retained messages on subscribe', async () => {
+    const pub = await connect({ protocolVersion: 5 });
+    await publish(pub, 'rh/2', 'x', { retain: true, qos: 1 });
+    const sub = await connect({ protocolVersion: 5 });
+    await subscribe(sub, [{ topicFilter: 'rh/2', qos: 1, retainHandling: 2 }]);
+    await sub.expectNoPacket(200);
+  });
+
+  it('[MQTT-4.7.2-1] a filter starting with a wildcard does not match retained topics starting with $', async () => {
+    started.broker.publishMessage('$internal/x', 'secret', { retain: true });
+    const sub = await connect();
+    await subscribe(sub, ['#', '+/x']);
+    const topics: string[] = [];
+    for (;;) {
+      const packet = await sub.nextPacket(200);
+      if (packet === undefined) break;
+      if (packet.type === 3) topics.push(packet.topic);
+    }
+    expect(topics).not.toContain('$internal/x');
+    const dollar = await connect();
+    await subscribe(dollar, ['$internal/#']);
+    expect((await receive(dollar)).topic).toBe('$internal/x');
+  });
+
+  it('a retained message is delivered at the lower of its QoS and the granted QoS', async () => {
+    const pub = await connect();
+    await publish(pub, 'r/qos', 'x', { retain: true, qos: 2 });
+    const sub = await connect();
+    await subscribe(sub, [{ topicFilter: 'r/qos', qos: 1 }]);
+    expect((await receive(sub)).qos).toBe(1);
+  });
+
+  it('retained messages are not sent for a shared subscription', async () => {
+    const pub = await connect({ protocolVersion: 5 });
+    await publish(pub, 'r/shared', 'x', { retain: true, qos: 1 });
+    const sub = await connect({ protocolVersion: 5 });
+    await subscribe(sub, [{ topicFilter: '$share/g/r/shared', qos: 1 }]);
+    await sub.expectNoPacket(200);
+  });
+
+  it('with retainAvailable=false a retained PUBLISH gets DISCONNECT 0x9A Retain not supported (5.0)', async () => {
+    const own = await startBroker({ retainAvailable: false });
+    try {
+      const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5 });
+      expect(connack.properties?.retainAvailable).toBe(0);
+      client.send({ type: 3, topic: 'x', payload: Buffer.from('x'), qos: 0, retain: true, dup: false });
+      const disconnect = await client.expectPacket(14);
+      expect(disconnect.reasonCode).toBe(0x9a);
+      await client.expectClose();
+    } finally {
+      await own.close();
+    }
+  });
+});

@@ -1,0 +1,121 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PacketType, ReasonCode } from '../../src/codec/index.js';
+import { type StartedBroker, startBroker } from '../helpers/broker.js';
+import { type ConnectOptions, publish, RawClient, receive, subscribe } from '../helpers/raw-client.js';
+
+let started: StartedBroker;
+const clients: RawClient[] = [];
+async function connect(options: ConnectOptions = {}, port = started.port) {
+  const result = await RawClient.connect(port, options);
+  clients.push(result.client);
+  return result.client;
+}
+
+beforeAll(async () => {
+  started = await startBroker();
+});
+afterAll(() => started.close());
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.end().catch(() => {});
+});
+
+describe('SUBSCRIBE / UNSUBSCRIBE', () => {
+  it('[MQTT-3.8.4-2] SUBSCRIBE is answered with SUBACK carrying the same packet id', async () => {
+    const client = await connect();
+    client.send({ type: PacketType.SUBSCRIBE, packetId: 42, subscriptions: [{ topicFilter: 'x', qos: 1 }] });
+    expect((await client.expectPacket(PacketType.SUBACK)).packetId).toBe(42);
+  });
+
+  it('[MQTT-3.8.4-5] (3.1.1) SUBACK has one return code per filter, in order, with the granted QoS', async () => {
+    const client = await connect();
+    const codes = await subscribe(client, [
+      { topicFilter: 'a', qos: 2 },
+      { topicFilter: 'b', qos: 0 },
+      { topicFilter: 'c/#', qos: 1 },
+    ]);
+    expect(codes).toEqual([2, 0, 1]);
+  });
+
+  it('[MQTT-3.8.4-3] a SUBSCRIBE with an existing filter replaces that subscription', async () => {
+    const sub = await connect();
+    await subscribe(sub, [{ topicFilter: 'replace', qos: 0 }]);
+    await subscribe(sub, [{ topicFilter: 'replace', qos: 2 }], { packetId: 2 });
+    const pub = await connect();
+    await publish(pub, 'replace', 'x', { qos: 2 });
+    const received = await receive(sub);
+    expect(received.qos).toBe(2);
+    await sub.expectNoPacket(200);
+  });
+
+  it('[MQTT-3.10.4-4] UNSUBSCRIBE is answered with UNSUBACK carrying the same packet id', async () => {
+    const client = await connect();
+    client.send({ type: PacketType.UNSUBSCRIBE, packetId: 9, topicFilters: ['nothing'] });
+    expect((await client.expectPacket(PacketType.UNSUBACK)).packetId).toBe(9);
+  });
+
+  it('[MQTT-3.10.4-2] after UNSUBSCRIBE no more messages are sent for that filter', async () => {
+    const sub = await connect();
+    await subscribe(sub, ['gone/+']);
+    sub.send({ type: PacketType.UNSUBSCRIBE, packetId: 2, topicFilters: ['gone/+'] });
+    await sub.expectPacket(PacketType.UNSUBACK);
+    const pub = await connect();
+    await publish(pub, 'gone/x', 'x', { qos: 1 });
+    await sub.expectNoPacket(200);
+  });
+
+  it('[MQTT-3.10.4-5] (5.0) UNSUBACK is sent even if no subscription existed, with reason 0x11 per such filter', async () => {
+    const client = await connect({ protocolVersion: 5 });
+    await subscribe(client, ['exists']);
+    client.send({ type: PacketType.UNSUBSCRIBE, packetId: 3, topicFilters: ['exists', 'missing'] });
+    const unsuback = await client.expectPacket(PacketType.UNSUBACK);
+    expect(unsuback.reasonCodes).toEqual([0, ReasonCode.NoSubscriptionExisted]);
+  });
+
+  it('[MQTT-3.8.3-4] (5.0) No Local on a shared subscription is a protocol error: DISCONNECT 0x82', async () => {
+    const client = await connect({ protocolVersion: 5 });
+    // Our encoder refuses to build this packet, so it is written byte by byte: SUBSCRIBE, id 1, no properties,
+    // "$share/g/x" with options No Local (0x04).
+    client.sendRaw([0x82, 16, 0, 1, 0, 0, 10, ...Buffer.from('$share/g/x'), 0x04]);
+    expect((await client.expectPacket(PacketType.DISCONNECT)).reasonCode).toBe(ReasonCode.ProtocolError);
+    await client.expectClose();
+  });
+
+  it('authorizeSubscribe can lower the granted QoS or refuse a filter (0x80 in 3.1.1, the reason code in 5.0)', async () => {
+    const own = await startBroker({
+      hooks: {
+        authorizeSubscribe: (_client, subscription) =>
+          subscription.topicFilter.startsWith('secret')
+            ? ReasonCode.NotAuthorized
+            : subscription.topicFilter === 'low'
+              ? 0
+              : true,
+      },
+    });
+    try {
+      const v4 = await connect({}, own.port);
+      expect(await subscribe(v4, ['secret/x', 'low', 'ok'])).toEqual([0x80, 0, 2]);
+      const v5 = await connect({ protocolVersion: 5 }, own.port);
+      expect(await subscribe(v5, ['secret/x', 'ok'])).toEqual([ReasonCode.NotAuthorized, 2]);
+    } finally {
+      for (const c of clients.splice(0)) await c.end().catch(() => {});
+      await own.close();
+    }
+  });
+
+  it('authorizePublish refusing a message drops it (5.0: PUBACK 0x87)', async () => {
+    const own = await startBroker({
+      hooks: { authorizePublish: async (_client, packet) => !packet.topic.startsWith('forbidden') },
+    });
+    try {
+      const sub = await connect({}, own.port);
+      await subscribe(sub, ['#']);
+      const pub = await connect({ protocolVersion: 5 }, own.port);
+      expect(await publish(pub, 'forbidden/x', 'x', { qos: 1 })).toBe(ReasonCode.NotAuthorized);
+      await publish(pub, 'allowed/x', 'x', { qos: 1, packetId: 2 });
+      expect((await receive(sub)).topic).toBe('allowed/x');
+    } finally {
+      for (const c of clients.splice(0)) await c.end().catch(() => {});
+      await own.close();
+    }
+  });
+});
