@@ -105,12 +105,7 @@ export class RetainedStore<M> {
       const depth = depths.pop()!;
       if (depth === SUBTREE || depth === f.length) {
         if (node.topic !== undefined) fn(node.topic, node.message as M);
-        if (depth === SUBTREE && node.children) {
-          for (const child of node.children.values()) {
-            nodes.push(child);
-            depths.push(SUBTREE);
-          }
-        }
+        if (depth === SUBTREE && node.children) pushChildren(node.children, SUBTREE, false, nodes, depths);
         continue;
       }
       const level = f[depth]!;
@@ -118,12 +113,7 @@ export class RetainedStore<M> {
         if (level === MULTI_LEVEL_WILDCARD && node.topic !== undefined) fn(node.topic, node.message as M);
         if (!node.children) continue;
         const next = level === MULTI_LEVEL_WILDCARD ? SUBTREE : depth + 1;
-        const skipDollar = depth === 0; // [MQTT-4.7.2-1]
-        for (const child of node.children.values()) {
-          if (skipDollar && child.key.charCodeAt(0) === 0x24) continue;
-          nodes.push(child);
-          depths.push(next);
-        }
+        pushChildren(node.children, next, depth === 0 /* [MQTT-4.7.2-1] */, nodes, depths);
       } else {
         const child = node.children?.get(level);
         if (child) {
@@ -137,5 +127,30 @@ export class RetainedStore<M> {
   /** All (topic, message) pairs, for persistence. */
   *entries(): IterableIterator<[string, M]> {
     for (const [topic, node] of this.#byTopic) yield [topic, node.message as M];
+  }
+}
+
+/**
+ * Pushes children onto the walk's stack in reverse, so that they are popped — and their messages delivered — in the
+ * order their topics were first retained (a subscriber to `#` then sees one publisher's retained topics in the order
+ * they were published, as Mosquitto delivers them).
+ */
+function pushChildren<M>(
+  children: Map<string, RetainedNode<M>>,
+  depth: number,
+  skipDollar: boolean,
+  nodes: RetainedNode<M>[],
+  depths: number[],
+): void {
+  const start = nodes.length;
+  for (const child of children.values()) {
+    if (skipDollar && child.key.charCodeAt(0) === 0x24) continue;
+    nodes.push(child);
+    depths.push(depth);
+  }
+  for (let i = start, j = nodes.length - 1; i < j; i++, j--) {
+    const n = nodes[i]!;
+    nodes[i] = nodes[j]!;
+    nodes[j] = n;
   }
 }

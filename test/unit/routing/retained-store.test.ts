@@ -63,6 +63,17 @@ describe('RetainedStore', () => {
     expect(matches(store, 'a/+')).toEqual(['a/$b']);
   });
 
+  it('yields the topics of one level in the order they were first retained', () => {
+    const store = new RetainedStore<number>();
+    for (let i = 0; i < 200; i++) store.set(`bench/ret/${i}`, i);
+    store.set('bench/ret/5', 5); // a replacement keeps its place
+    for (const filter of ['#', 'bench/#', 'bench/ret/+', '+/+/+']) {
+      const seen: number[] = [];
+      store.forEachMatch(filter, (_topic, m) => seen.push(m));
+      expect(seen, filter).toEqual([...Array(200).keys()]);
+    }
+  });
+
   it('lists all entries', () => {
     const store = new RetainedStore<number>();
     store.set('a', 1);
