@@ -46,11 +46,15 @@ function checkFirstByte(b0: number, version: ProtocolVersion): void {
   }
   if (type === 0) throw malformed('packet type 0 is reserved');
   if (type === PacketType.AUTH && version !== 5) throw malformed('packet type 15 (AUTH) is reserved before MQTT 5.0');
-  const required = type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE ? 2 : 0;
+  const required =
+    type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE ? 2 : 0;
   if (flags !== required) {
     // 3.1.1 [MQTT-2.2.2-1][MQTT-2.2.2-2]; 5.0 [MQTT-2.1.3-1] and §2.1.3 "If invalid flags are received it is a
-    // Malformed Packet".
-    throw malformed(`invalid fixed header flags 0b${flags.toString(2).padStart(4, '0')} for packet type ${type} [MQTT-2.2.2-2]`);
+    // Malformed Packet"; per type: PUBREL [MQTT-3.6.1-1], SUBSCRIBE [MQTT-3.8.1-1], UNSUBSCRIBE [MQTT-3.10.1-1],
+    // DISCONNECT [MQTT-3.14.1-1], AUTH [MQTT-3.15.1-1].
+    throw malformed(
+      `invalid fixed header flags 0b${flags.toString(2).padStart(4, '0')} for packet type ${type} [MQTT-2.2.2-2]`,
+    );
   }
 }
 
@@ -123,6 +127,8 @@ export class PacketDecoder implements DecodeContext {
   private body: Uint8Array | null = null;
   private bodyFilled = 0;
   private bodyFirstByte = 0;
+  /** Length of the fixed header of the body being assembled (counted in `buffered`). */
+  private bodyHeaderLength = 0;
   /** Bytes not yet decoded because onPacket threw before they were reached. */
   private leftover: Uint8Array | null = null;
   /** Remaining Length just parsed by parseRemainingLength. */
@@ -138,9 +144,10 @@ export class PacketDecoder implements DecodeContext {
     this.validatePayloadFormat = options.validatePayloadFormat ?? true;
   }
 
-  /** Bytes held waiting for the rest of a packet. */
+  /** Bytes held waiting for the rest of a packet: those fed of the packet in progress, fixed header included. */
   get buffered(): number {
-    return this.headLength + this.bodyFilled + (this.leftover === null ? 0 : this.leftover.length);
+    const inProgress = this.body === null ? this.headLength : this.bodyHeaderLength + this.bodyFilled;
+    return inProgress + (this.leftover === null ? 0 : this.leftover.length);
   }
 
   /** Forgets any partial packet and a previous error. Keeps protocolVersion and maximumPacketSize. */
@@ -184,7 +191,9 @@ export class PacketDecoder implements DecodeContext {
 
   private fail(err: unknown): PacketError {
     const error =
-      err instanceof PacketError ? err : malformed(`decoder failure: ${err instanceof Error ? err.message : String(err)}`);
+      err instanceof PacketError
+        ? err
+        : malformed(`decoder failure: ${err instanceof Error ? err.message : String(err)}`);
     this.reset();
     this.failure = error;
     reader.release();
@@ -266,6 +275,7 @@ export class PacketDecoder implements DecodeContext {
       this.body = body;
       this.bodyFilled = have;
       this.bodyFirstByte = b0;
+      this.bodyHeaderLength = headerLength;
       return -1;
     }
     const packet = decodeBody(this, b0, data, bodyStart, end);

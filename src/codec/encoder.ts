@@ -81,7 +81,10 @@ function remainingLength(p: Packet, version: ProtocolVersion): number {
 function firstByte(p: Packet): number {
   const type = p.type;
   if (type === PacketType.PUBLISH) return publishFirstByte(p);
-  return (type << 4) | (type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE ? 2 : 0);
+  return (
+    (type << 4) |
+    (type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE ? 2 : 0)
+  );
 }
 
 function writeBody(p: Packet, version: ProtocolVersion, buf: Uint8Array, pos: number, rl: number): number {
@@ -141,7 +144,12 @@ export function encode(packet: Packet, protocolVersion: ProtocolVersion): Uint8A
 }
 
 /** Encodes `packet` into `target` at `offset`; returns the end offset. Throws RangeError if it does not fit. */
-export function encodeInto(packet: Packet, protocolVersion: ProtocolVersion, target: Uint8Array, offset: number): number {
+export function encodeInto(
+  packet: Packet,
+  protocolVersion: ProtocolVersion,
+  target: Uint8Array,
+  offset: number,
+): number {
   checkVersion(protocolVersion);
   const rl = remainingLength(packet, protocolVersion);
   const size = 1 + varintSize(rl) + rl;

@@ -23,11 +23,26 @@ import { binarySize, isU16, isU32, stringSize, writeBinary, writeString, writeU1
 export const WILL = 0;
 
 const KIND_NAMES = [
-  'Will Properties', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK',
-  'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH',
+  'Will Properties',
+  'CONNECT',
+  'CONNACK',
+  'PUBLISH',
+  'PUBACK',
+  'PUBREC',
+  'PUBREL',
+  'PUBCOMP',
+  'SUBSCRIBE',
+  'SUBACK',
+  'UNSUBSCRIBE',
+  'UNSUBACK',
+  'PINGREQ',
+  'PINGRESP',
+  'DISCONNECT',
+  'AUTH',
 ];
 
-const { CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK } = PacketType;
+const { CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK } =
+  PacketType;
 const { DISCONNECT, AUTH } = PacketType;
 
 const mask = (...kinds: number[]): number => kinds.reduce((m, k) => m | (1 << k), 0);
@@ -40,8 +55,9 @@ interface Def {
 }
 
 /** Every kind that has properties: all but PINGREQ and PINGRESP. */
-const ALL_WITH_PROPERTIES = mask(WILL, CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK)
-  | mask(UNSUBSCRIBE, UNSUBACK, DISCONNECT, AUTH);
+const ALL_WITH_PROPERTIES =
+  mask(WILL, CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK) |
+  mask(UNSUBSCRIBE, UNSUBACK, DISCONNECT, AUTH);
 
 const DEFS: (Def | undefined)[] = [];
 const ID_OF: Record<string, number> = Object.create(null);
@@ -65,7 +81,12 @@ def(0x18, 'Will Delay Interval', 'willDelayInterval', mask(WILL));
 def(0x19, 'Request Response Information', 'requestResponseInformation', mask(CONNECT));
 def(0x1a, 'Response Information', 'responseInformation', mask(CONNACK));
 def(0x1c, 'Server Reference', 'serverReference', mask(CONNACK, DISCONNECT));
-def(0x1f, 'Reason String', 'reasonString', mask(CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH));
+def(
+  0x1f,
+  'Reason String',
+  'reasonString',
+  mask(CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH),
+);
 def(0x21, 'Receive Maximum', 'receiveMaximum', mask(CONNECT, CONNACK));
 def(0x22, 'Topic Alias Maximum', 'topicAliasMaximum', mask(CONNECT, CONNACK));
 def(0x23, 'Topic Alias', 'topicAlias', mask(PUBLISH));
@@ -90,7 +111,8 @@ function definition(id: number, kind: number): Def {
   return d;
 }
 
-const repeated = (d: Def): PacketError => protocolError(`It is a Protocol Error to include the ${d.name} more than once`);
+const repeated = (d: Def): PacketError =>
+  protocolError(`It is a Protocol Error to include the ${d.name} more than once`);
 
 /** A Byte property whose only values are 0 and 1 (all eight Byte properties are). */
 function readFlag(r: Reader, d: Def): number {
@@ -199,7 +221,8 @@ export function readProperties(r: Reader, kind: number): Properties | undefined 
       }
       case 0x27:
         p.maximumPacketSize = r.u32();
-        if (p.maximumPacketSize === 0) throw protocolError('It is a Protocol Error for the Maximum Packet Size to be 0');
+        if (p.maximumPacketSize === 0)
+          throw protocolError('It is a Protocol Error for the Maximum Packet Size to be 0');
         break;
       case 0x28:
         p.wildcardSubscriptionAvailable = readFlag(r, d);

@@ -5,7 +5,7 @@
  * a field that runs past it is a Malformed Packet.
  */
 import type { ProtocolVersion } from './constants.js';
-import { type PacketError, malformed } from './errors.js';
+import { malformed, type PacketError } from './errors.js';
 import { readUtf8 } from './utf8.js';
 
 const EMPTY = new Uint8Array(0);
@@ -63,7 +63,8 @@ export class Reader {
       const b = this.u8();
       value += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) {
-        if (b === 0 && i > 0 && this.v5) throw malformed('Variable Byte Integer not in its shortest form [MQTT-1.5.5-1]');
+        if (b === 0 && i > 0 && this.v5)
+          throw malformed('Variable Byte Integer not in its shortest form [MQTT-1.5.5-1]');
         return value;
       }
       shift += 7;

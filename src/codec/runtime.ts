@@ -27,7 +27,9 @@ export const utf8Slice = NodeBuffer?.prototype.utf8Slice;
 export const utf8Write = NodeBuffer?.prototype.utf8Write;
 /** Node's native UTF-8 byte count, if present (it counts a lone surrogate as U+FFFD: validate those separately). */
 export const utf8ByteLength =
-  typeof NodeBuffer?.byteLength === 'function' ? (str: string): number => NodeBuffer.byteLength(str, 'utf8') : undefined;
+  typeof NodeBuffer?.byteLength === 'function'
+    ? (str: string): number => NodeBuffer.byteLength(str, 'utf8')
+    : undefined;
 /** From this many UTF-16 units on, a native string call beats a charCodeAt loop (measured on Node 20). */
 export const NATIVE_STRING_MIN = 16;
 

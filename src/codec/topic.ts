@@ -19,7 +19,8 @@ export function isEncodableString(str: string): boolean {
     } else if (c < 0x800) bytes += 1;
     else if (c < 0xd800 || c > 0xdfff) bytes += 2;
     else {
-      const d = c < 0xdc00 ? str.charCodeAt(i + 1) : 0;
+      // Past the end charCodeAt gives NaN, which fails no range test: check the bound.
+      const d = c < 0xdc00 && i + 1 < n ? str.charCodeAt(i + 1) : 0;
       if (d < 0xdc00 || d > 0xdfff) return false;
       bytes += 2;
       i++;
@@ -57,7 +58,8 @@ export function isValidTopicFilter(filter: string): boolean {
       if (i !== n - 1 || (i > 0 && filter.charCodeAt(i - 1) !== 0x2f)) return false;
     } else if (c === 0x2b) {
       // '+': a whole level.
-      if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f)) return false;
+      if ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f))
+        return false;
     }
   }
   return isEncodableString(filter);

@@ -29,8 +29,10 @@ export function utf8Length(str: string): number {
       bytes += 2;
     } else {
       // A surrogate pair: two UTF-16 units, four bytes.
-      const d = c < 0xdc00 ? str.charCodeAt(i + 1) : 0;
-      if (d < 0xdc00 || d > 0xdfff) throw malformed('a string with a lone surrogate cannot be UTF-8 encoded [MQTT-1.5.4-1]');
+      // Past the end charCodeAt gives NaN, which fails no range test: check the bound.
+      const d = c < 0xdc00 && i + 1 < n ? str.charCodeAt(i + 1) : 0;
+      if (d < 0xdc00 || d > 0xdfff)
+        throw malformed('a string with a lone surrogate cannot be UTF-8 encoded [MQTT-1.5.4-1]');
       bytes += 2;
       i++;
     }
@@ -75,16 +77,16 @@ export function writeUtf8(buf: Uint8Array, pos: number, str: string): number {
 }
 
 /**
- * Index of the first byte in [start, end) that breaks UTF-8 or is U+0000, or -1 when the range is a valid MQTT
- * UTF-8 string. Follows the Unicode table of well-formed byte sequences (no overlongs, no surrogates, <= U+10FFFF);
+ * Index of the first byte in [start, end) that breaks UTF-8 or (unless allowNul) is U+0000, or -1 when the range
+ * is a valid MQTT UTF-8 string. Follows the Unicode table of well-formed byte sequences (no overlongs, no surrogates, <= U+10FFFF);
  * a sequence cut by `end` is invalid.
  */
-export function invalidUtf8At(buf: Uint8Array, start: number, end: number): number {
+export function invalidUtf8At(buf: Uint8Array, start: number, end: number, allowNul = false): number {
   let i = start;
   while (i < end) {
     const c = buf[i]!;
     if (c < 0x80) {
-      if (c === 0) return i;
+      if (c === 0 && !allowNul) return i;
       i++;
       continue;
     }
@@ -95,11 +97,13 @@ export function invalidUtf8At(buf: Uint8Array, start: number, end: number): numb
     if (c < 0xe0) need = 1;
     else if (c < 0xf0) {
       need = 2;
-      if (c === 0xe0) lo = 0xa0; // overlong three-byte form
+      if (c === 0xe0)
+        lo = 0xa0; // overlong three-byte form
       else if (c === 0xed) hi = 0x9f; // U+D800..U+DFFF, the surrogates
     } else if (c < 0xf5) {
       need = 3;
-      if (c === 0xf0) lo = 0x90; // overlong four-byte form
+      if (c === 0xf0)
+        lo = 0x90; // overlong four-byte form
       else if (c === 0xf4) hi = 0x8f; // above U+10FFFF
     } else return i; // F5..FF: above U+10FFFF or never valid
     if (i + need >= end) return i; // truncated by the end of the field
@@ -114,9 +118,13 @@ export function invalidUtf8At(buf: Uint8Array, start: number, end: number): numb
   return -1;
 }
 
-/** True when [start, end) is valid UTF-8 without U+0000 (the Payload Format Indicator check). */
+/**
+ * True when [start, end) is well-formed UTF-8: the Payload Format Indicator check (§3.3.2.3.2 asks for well-formed
+ * UTF-8 as the Unicode specification and RFC 3629 define it; the no-U+0000 rule is for UTF-8 Encoded Strings, so a
+ * payload may contain U+0000).
+ */
 export function isValidUtf8(buf: Uint8Array, start = 0, end = buf.length): boolean {
-  return invalidUtf8At(buf, start, end) === -1;
+  return invalidUtf8At(buf, start, end, true) === -1;
 }
 
 /** A string from bytes already known to be ASCII. */

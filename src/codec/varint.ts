@@ -1,5 +1,4 @@
 /** Variable Byte Integer (MQTT 5.0 §1.5.5, MQTT 3.1.1 §2.2.3 "Remaining Length"): 7 bits a byte, 1 to 4 bytes. */
-import { MAX_VARIABLE_BYTE_INTEGER } from './constants.js';
 
 /** Bytes needed to encode `value` (0 .. 268,435,455). */
 export function varintSize(value: number): number {
@@ -14,9 +13,4 @@ export function writeVarint(buf: Uint8Array, pos: number, value: number): number
   }
   buf[pos++] = value;
   return pos;
-}
-
-/** True when `value` is an integer a Variable Byte Integer can carry. */
-export function isVarint(value: number): boolean {
-  return Number.isInteger(value) && value >= 0 && value <= MAX_VARIABLE_BYTE_INTEGER;
 }

@@ -39,7 +39,10 @@ function checkAuthentication(p: Properties | undefined): void {
 }
 
 function willTopicError(): PacketError {
-  return new PacketError(ReasonCode.TopicNameInvalid, 'the Will Topic must be a valid Topic Name (§4.7) [MQTT-3.1.3-11]');
+  return new PacketError(
+    ReasonCode.TopicNameInvalid,
+    'the Will Topic must be a valid Topic Name (§4.7) [MQTT-3.1.3-11]',
+  );
 }
 
 /**
@@ -62,7 +65,7 @@ export function decodeConnect(r: Reader, ctx: DecodeContext): ConnectPacket {
     throw malformed('the Will QoS and Will Retain must be 0 when the Will Flag is 0 [MQTT-3.1.2-11][MQTT-3.1.2-13]');
   }
   if (!v5 && flags & PASSWORD && !(flags & USERNAME)) {
-    throw malformed('a Password without a User Name is not allowed before MQTT 5.0 [MQTT-3.1.2-22]');
+    throw malformed('a Password without a User Name is not allowed before MQTT 5.0 (3.1.1 [MQTT-3.1.2-22])');
   }
   const keepAlive = r.u16();
   const properties = v5 ? readProperties(r, PacketType.CONNECT) : undefined;
@@ -123,7 +126,8 @@ export function connectLength(p: ConnectPacket): number {
   }
   if (p.username !== undefined) len += stringSize(p.username, 'the User Name');
   if (p.password !== undefined) {
-    if (!v5 && p.username === undefined) throw malformed('a Password needs a User Name before MQTT 5.0 [MQTT-3.1.2-22]');
+    if (!v5 && p.username === undefined)
+      throw malformed('a Password needs a User Name before MQTT 5.0 (3.1.1 [MQTT-3.1.2-22])');
     len += binarySize(p.password, 'the Password');
   }
   return len;

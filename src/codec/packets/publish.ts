@@ -4,8 +4,8 @@ import { malformed, PacketError, protocolError } from '../errors.js';
 import type { PubAckLikePacket, PublishPacket } from '../packet.js';
 import { propertiesLength, propertyBlockSize, readProperties, writeProperties } from '../properties.js';
 import type { DecodeContext, Reader } from '../reader.js';
-import { NATIVE_STRING_MIN, utf8ByteLength } from '../runtime.js';
 import { checkReasonCode } from '../reason-codes.js';
+import { NATIVE_STRING_MIN, utf8ByteLength } from '../runtime.js';
 import { asciiString, isValidUtf8, readUtf8 } from '../utf8.js';
 import { checkPacketId, stringSize, writeString, writeU16 } from '../writer.js';
 
@@ -66,7 +66,10 @@ export function decodePublish(r: Reader, b0: number, ctx: DecodeContext): Publis
   packet.payload = buf.subarray(pos, end);
   if (packet.properties?.payloadFormatIndicator === 1 && ctx.validatePayloadFormat && !isValidUtf8(packet.payload)) {
     // The receiver MAY check the format (§3.3.2.3.2); this decoder does unless told not to.
-    throw new PacketError(ReasonCode.PayloadFormatInvalid, 'the Payload Format Indicator is 1 but the payload is not UTF-8');
+    throw new PacketError(
+      ReasonCode.PayloadFormatInvalid,
+      'the Payload Format Indicator is 1 but the payload is not UTF-8',
+    );
   }
   return packet;
 }

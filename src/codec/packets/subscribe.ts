@@ -175,7 +175,8 @@ function readCodes(r: Reader, type: number, version: ProtocolVersion, name: stri
 }
 
 function codesLength(codes: number[] | undefined, type: number, version: ProtocolVersion, name: string): number {
-  if (!Array.isArray(codes) || codes.length === 0) throw protocolError(`a ${name} must contain at least one Reason Code`);
+  if (!Array.isArray(codes) || codes.length === 0)
+    throw protocolError(`a ${name} must contain at least one Reason Code`);
   for (const c of codes) checkReasonCode(type, c, version);
   return codes.length;
 }
