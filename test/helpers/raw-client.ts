@@ -18,6 +18,8 @@ type PacketOf<T extends PacketType> = Extract<Packet, { type: T }>;
 
 export class RawClient {
   readonly packets: Packet[] = [];
+  /** Every byte received, in order, for assertions on the exact encoding. */
+  readonly chunks: Buffer[] = [];
   closed = false;
   private readonly decoder: PacketDecoder;
   private waiters: (() => void)[] = [];
@@ -29,6 +31,7 @@ export class RawClient {
   ) {
     this.decoder = new PacketDecoder({ protocolVersion });
     socket.on('data', (chunk) => {
+      this.chunks.push(chunk);
       try {
         this.decoder.decode(chunk, (packet) => this.packets.push(packet));
       } catch (error) {
@@ -140,6 +143,39 @@ export class RawClient {
     this.waiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** A packet from raw parts: the first byte (type and flags) and the body; the Remaining Length is computed. */
+export function rawPacket(firstByte: number, body: number[]): number[] {
+  const length: number[] = [];
+  let n = body.length;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    length.push(byte);
+  } while (n > 0);
+  return [firstByte, ...length, ...body];
+}
+
+/** A length-prefixed MQTT string from text (UTF-8) or from raw bytes. */
+export function rawString(value: string | number[]): number[] {
+  const bytes = typeof value === 'string' ? [...Buffer.from(value)] : value;
+  return [bytes.length >> 8, bytes.length & 0xff, ...bytes];
+}
+
+/** CONNECT bytes with the given Connect Flags (protocol name "MQTT" unless given), keep alive 0, client id "raw". */
+export function rawConnect(level: number, flags: number, rest: number[] = [], name = 'MQTT'): number[] {
+  return rawPacket(0x10, [
+    ...rawString(name),
+    level,
+    flags,
+    0,
+    0,
+    ...(level === 5 ? [0] : []),
+    ...rawString('raw'),
+    ...rest,
+  ]);
 }
 
 export type ConnectOptions = Partial<Omit<ConnectPacket, 'type'>>;

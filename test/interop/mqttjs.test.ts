@@ -37,7 +37,7 @@ for (const protocolVersion of [4, 5] as const) {
       return client;
     };
 
-    it('connects, subscribes with wildcards and receives QoS 0, 1 and 2 messages', async () => {
+    it('[3.1.1 MQTT-7.0.0-2] connects, subscribes with wildcards and receives QoS 0, 1 and 2 messages', async () => {
       const sub = await open();
       await sub.subscribeAsync({
         [`js${protocolVersion}/+/temp`]: { qos: 2 },

@@ -20,21 +20,27 @@ afterEach(async () => {
 });
 
 describe('CONNECT', () => {
-  it('[MQTT-3.1.0-1] the first packet must be CONNECT, else the connection is closed', async () => {
-    const client = await RawClient.open(started.port);
-    clients.push(client);
-    client.send({ type: PacketType.PINGREQ });
-    await client.expectClose();
-    expect(client.packets).toEqual([]);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.1.0-1] [3.1.1 MQTT-4.8.0-1]', 4],
+    ['[MQTT-3.1.0-1] [MQTT-4.13.1-1]', 5],
+  ] as const)(
+    '%s level %d: the first packet must be CONNECT, else the connection is closed',
+    async (_tags, version) => {
+      const client = await RawClient.open(started.port, version);
+      clients.push(client);
+      client.send({ type: PacketType.PINGREQ });
+      await client.expectClose();
+      expect(client.packets).toEqual([]);
+    },
+  );
 
-  it('[MQTT-3.1.0-2] (3.1.1) a second CONNECT is a protocol violation: the connection is closed', async () => {
+  it('[3.1.1 MQTT-3.1.0-2] a second CONNECT is a protocol violation: the connection is closed', async () => {
     const { client } = track(await RawClient.connect(started.port));
     client.send(connectPacket());
     await client.expectClose();
   });
 
-  it('[MQTT-3.1.0-2] (5.0) a second CONNECT gets DISCONNECT 0x82 Protocol Error, then close', async () => {
+  it('[MQTT-3.1.0-2] [MQTT-3.2.0-2] [MQTT-4.13.1-1] (5.0) a second CONNECT gets DISCONNECT 0x82 Protocol Error, then close', async () => {
     const { client } = track(await RawClient.connect(started.port, { protocolVersion: 5 }));
     client.send(connectPacket({ protocolVersion: 5 }));
     const disconnect = await client.expectPacket(PacketType.DISCONNECT);
@@ -42,7 +48,7 @@ describe('CONNECT', () => {
     await client.expectClose();
   });
 
-  it('[MQTT-3.1.2-2] (3.1.1) an unsupported protocol level gets CONNACK 0x01, then close', async () => {
+  it('[3.1.1 MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01, then close', async () => {
     const client = await RawClient.open(started.port);
     clients.push(client);
     // CONNECT, "MQTT", level 6, clean, keep alive 0, client id "a"
@@ -52,18 +58,19 @@ describe('CONNECT', () => {
     await client.expectClose();
   });
 
-  it('[MQTT-3.1.3-8] (3.1.1) a zero-length client id with CleanSession=0 gets CONNACK 0x02, then close', async () => {
+  it('[3.1.1 MQTT-3.1.3-8] [3.1.1 MQTT-3.2.2-4] [3.1.1 MQTT-3.2.2-5] a zero-length client id with CleanSession=0 gets CONNACK 0x02 with Session Present 0, then close', async () => {
     const { client, connack } = track(await RawClient.connect(started.port, { clientId: '', clean: false }));
     expect(connack.reasonCode).toBe(0x02);
+    expect(connack.sessionPresent).toBe(false);
     await client.expectClose();
   });
 
-  it('[MQTT-3.1.3-6] (3.1.1) a zero-length client id with CleanSession=1 is accepted with an assigned id', async () => {
+  it('[3.1.1 MQTT-3.1.3-6] a zero-length client id with CleanSession=1 is accepted with an assigned id', async () => {
     const { connack } = track(await RawClient.connect(started.port, { clientId: '', clean: true }));
     expect(connack.reasonCode).toBe(0);
   });
 
-  it('[MQTT-3.2.2-16] (5.0) a zero-length client id is assigned one, returned in Assigned Client Identifier', async () => {
+  it('[MQTT-3.2.2-16] [MQTT-3.1.3-6] [MQTT-3.1.3-7] (5.0) a zero-length client id is assigned one, returned in Assigned Client Identifier', async () => {
     const { connack } = track(await RawClient.connect(started.port, { clientId: '', protocolVersion: 5 }));
     expect(connack.reasonCode).toBe(0);
     expect(connack.properties?.assignedClientIdentifier).toMatch(/^midge-/);
@@ -88,7 +95,7 @@ describe('CONNECT', () => {
     await client.expectClose(3000);
   });
 
-  it('[MQTT-3.1.4-2] (3.1.1) a second connection with the same client id closes the first', async () => {
+  it('[3.1.1 MQTT-3.1.4-2] a second connection with the same client id closes the first', async () => {
     const first = track(await RawClient.connect(started.port, { clientId: 'takeover-311' }));
     const second = track(await RawClient.connect(started.port, { clientId: 'takeover-311' }));
     expect(second.connack.reasonCode).toBe(0);
@@ -105,14 +112,15 @@ describe('CONNECT', () => {
     await first.client.expectClose();
   });
 
-  it('[MQTT-3.2.2-1] (3.1.1) CleanSession=1 gives Session Present 0', async () => {
+  it('[3.1.1 MQTT-3.2.2-1] CleanSession=1 gives Session Present 0 and return code 0', async () => {
     await track(await RawClient.connect(started.port, { clientId: 'sp1', clean: false })).client.end();
     await delay(50);
     const { connack } = track(await RawClient.connect(started.port, { clientId: 'sp1', clean: true }));
     expect(connack.sessionPresent).toBe(false);
+    expect(connack.reasonCode).toBe(0);
   });
 
-  it('[MQTT-3.2.2-2] (3.1.1) CleanSession=0 with a stored session gives Session Present 1', async () => {
+  it('[3.1.1 MQTT-3.2.2-2] CleanSession=0 with a stored session gives Session Present 1', async () => {
     const first = track(await RawClient.connect(started.port, { clientId: 'sp2', clean: false }));
     expect(first.connack.sessionPresent).toBe(false);
     await first.client.disconnect();
@@ -120,7 +128,7 @@ describe('CONNECT', () => {
     expect(connack.sessionPresent).toBe(true);
   });
 
-  it('[MQTT-3.2.2-3] (3.1.1) CleanSession=0 without a stored session gives Session Present 0', async () => {
+  it('[3.1.1 MQTT-3.2.2-3] CleanSession=0 without a stored session gives Session Present 0', async () => {
     const { connack } = track(await RawClient.connect(started.port, { clientId: 'sp3-new', clean: false }));
     expect(connack.sessionPresent).toBe(false);
   });
@@ -159,7 +167,7 @@ describe('CONNECT', () => {
     expect(connack.sessionPresent).toBe(false);
   });
 
-  it('(5.0) a session is removed once its Session Expiry Interval has passed', async () => {
+  it('[MQTT-4.1.0-2] (5.0) a session is removed once its Session Expiry Interval has passed', async () => {
     const props = { sessionExpiryInterval: 1 };
     const first = track(
       await RawClient.connect(started.port, { clientId: 'sp8', clean: false, protocolVersion: 5, properties: props }),
@@ -172,8 +180,11 @@ describe('CONNECT', () => {
     expect(connack.sessionPresent).toBe(false);
   });
 
-  it('[MQTT-3.12.4-1] PINGREQ is answered with PINGRESP', async () => {
-    const { client } = track(await RawClient.connect(started.port));
+  it.each([
+    ['[3.1.1 MQTT-3.12.4-1]', 4],
+    ['[MQTT-3.12.4-1]', 5],
+  ] as const)('%s level %d: PINGREQ is answered with PINGRESP', async (_tag, protocolVersion) => {
+    const { client } = track(await RawClient.connect(started.port, { protocolVersion }));
     client.send({ type: PacketType.PINGREQ });
     await client.expectPacket(PacketType.PINGRESP);
   });
@@ -184,7 +195,7 @@ describe('CONNECT', () => {
     expect(connack.properties?.topicAliasMaximum).toBe(10);
   });
 
-  it('(5.0) an Authentication Method is refused with CONNACK 0x8C Bad authentication method', async () => {
+  it('[MQTT-4.12.0-1] (5.0) an Authentication Method is refused with CONNACK 0x8C Bad authentication method', async () => {
     const { client, connack } = track(
       await RawClient.connect(started.port, {
         protocolVersion: 5,
@@ -197,7 +208,7 @@ describe('CONNECT', () => {
 });
 
 describe('keep alive', () => {
-  it('[MQTT-3.1.2-24] (3.1.1) the broker closes the connection after 1.5 x Keep Alive without a packet', async () => {
+  it('[3.1.1 MQTT-3.1.2-24] the broker closes the connection after 1.5 x Keep Alive without a packet', async () => {
     const { client } = track(await RawClient.connect(started.port, { keepAlive: 1 }));
     const start = Date.now();
     await client.expectClose(3000);

@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 describe('MQTT 5.0 features', () => {
-  it('Topic Alias: a topic set with an alias is used for later PUBLISH with an empty topic', async () => {
+  it('[MQTT-3.3.2-12] Topic Alias: a topic set with an alias is used for later PUBLISH with an empty topic', async () => {
     const sub = await connect();
     await subscribe(sub, ['alias/topic']);
     const pub = await connect();
@@ -104,7 +104,7 @@ describe('MQTT 5.0 features', () => {
     expect(started.broker.retained.get('exp/retained')).toBeUndefined();
   });
 
-  it('[MQTT-3.3.4-3] the Subscription Identifier of the matching subscription is sent with the message', async () => {
+  it('[MQTT-3.3.4-3] [MQTT-3.3.4-4] the Subscription Identifiers of the overlapping subscriptions are sent with the single message', async () => {
     const sub = await connect();
     await subscribe(sub, ['sid/+'], { subscriptionIdentifier: 7 });
     await subscribe(sub, ['sid/#'], { subscriptionIdentifier: 9, packetId: 2 });
@@ -114,7 +114,7 @@ describe('MQTT 5.0 features', () => {
     expect([...(received.properties?.subscriptionIdentifiers ?? [])].sort()).toEqual([7, 9]);
   });
 
-  it('No Local: a client does not receive its own messages on a No Local subscription', async () => {
+  it('[MQTT-3.8.3-3] No Local: a client does not receive its own messages on a No Local subscription', async () => {
     const client = await connect();
     await subscribe(client, [{ topicFilter: 'nolocal', qos: 1, noLocal: true }]);
     await publish(client, 'nolocal', 'mine', { qos: 1 });
@@ -150,7 +150,7 @@ describe('MQTT 5.0 features', () => {
     expect((await receive(sub)).properties?.userProperties).toEqual(userProperties);
   });
 
-  it('Response Topic, Correlation Data, Content Type and Payload Format Indicator are forwarded unchanged', async () => {
+  it('[MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-20] Response Topic, Correlation Data, Content Type and Payload Format Indicator are forwarded unchanged', async () => {
     const sub = await connect();
     await subscribe(sub, ['req']);
     const pub = await connect();
@@ -168,7 +168,7 @@ describe('MQTT 5.0 features', () => {
     expect(received.properties?.payloadFormatIndicator).toBe(1);
   });
 
-  it('[MQTT-3.1.2-25] a message larger than the client Maximum Packet Size is dropped, later ones still arrive', async () => {
+  it('[MQTT-3.1.2-24] [MQTT-3.1.2-25] a message larger than the client Maximum Packet Size is dropped, later ones still arrive', async () => {
     const sub = await connect({ properties: { maximumPacketSize: 100 } });
     await subscribe(sub, [{ topicFilter: 'big', qos: 1 }]);
     const pub = await connect();
@@ -239,7 +239,7 @@ describe('MQTT 5.0 features', () => {
     await client.expectClose();
   });
 
-  it('Maximum QoS below 2: announced in CONNACK, subscriptions granted at most it, a higher PUBLISH gets DISCONNECT 0x9B', async () => {
+  it('[MQTT-3.2.2-9] [MQTT-3.2.2-10] Maximum QoS below 2: announced in CONNACK, subscriptions granted at most it, a higher PUBLISH gets DISCONNECT 0x9B', async () => {
     const own = await startBroker({ maximumQoS: 1 });
     try {
       const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5 });

@@ -30,93 +30,123 @@ describe('PUBLISH from a client', () => {
     expect(received.qos).toBe(0);
   });
 
-  it('[MQTT-4.3.2-4] a QoS 1 PUBLISH is answered with PUBACK carrying its packet id', async () => {
-    const pub = await connect();
-    pub.send({
-      type: PacketType.PUBLISH,
-      topic: 'q1',
-      payload: Buffer.from('x'),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 77,
-    });
-    const puback = await pub.expectPacket(PacketType.PUBACK);
-    expect(puback.packetId).toBe(77);
-  });
+  it.each([
+    ['[3.1.1 MQTT-2.3.1-6] [3.1.1 MQTT-4.3.2-2]', 4],
+    ['[MQTT-4.3.2-4] [MQTT-2.2.1-5]', 5],
+  ] as const)(
+    '%s level %d: a QoS 1 PUBLISH is answered with PUBACK carrying its packet id',
+    async (_tags, protocolVersion) => {
+      const pub = await connect({ protocolVersion });
+      pub.send({
+        type: PacketType.PUBLISH,
+        topic: 'q1',
+        payload: Buffer.from('x'),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId: 77,
+      });
+      const puback = await pub.expectPacket(PacketType.PUBACK);
+      expect(puback.packetId).toBe(77);
+    },
+  );
 
-  it('[MQTT-4.3.3-8] a QoS 2 PUBLISH is answered with PUBREC carrying its packet id', async () => {
-    const pub = await connect();
-    pub.send({
-      type: PacketType.PUBLISH,
-      topic: 'q2',
-      payload: Buffer.from('x'),
-      qos: 2,
-      retain: false,
-      dup: false,
-      packetId: 78,
-    });
-    const pubrec = await pub.expectPacket(PacketType.PUBREC);
-    expect(pubrec.packetId).toBe(78);
-  });
+  it.each([
+    ['[3.1.1 MQTT-2.3.1-6]', 4],
+    ['[MQTT-4.3.3-8] [MQTT-2.2.1-5]', 5],
+  ] as const)(
+    '%s level %d: a QoS 2 PUBLISH is answered with PUBREC carrying its packet id',
+    async (_tags, protocolVersion) => {
+      const pub = await connect({ protocolVersion });
+      pub.send({
+        type: PacketType.PUBLISH,
+        topic: 'q2',
+        payload: Buffer.from('x'),
+        qos: 2,
+        retain: false,
+        dup: false,
+        packetId: 78,
+      });
+      const pubrec = await pub.expectPacket(PacketType.PUBREC);
+      expect(pubrec.packetId).toBe(78);
+    },
+  );
 
-  it('[MQTT-4.3.3-9] a QoS 2 PUBLISH resent before PUBREL is acknowledged again but not delivered again', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['once']);
-    const pub = await connect();
-    const packet = {
-      type: PacketType.PUBLISH,
-      topic: 'once',
-      payload: Buffer.from('x'),
-      qos: 2,
-      retain: false,
-      dup: false,
-      packetId: 9,
-    } as const;
-    pub.send(packet);
-    await pub.expectPacket(PacketType.PUBREC);
-    pub.send({ ...packet, dup: true });
-    await pub.expectPacket(PacketType.PUBREC);
-    pub.send({ type: PacketType.PUBREL, packetId: 9 });
-    await pub.expectPacket(PacketType.PUBCOMP);
-    await receive(sub);
-    await sub.expectNoPacket(300);
-  });
+  it.each([
+    ['[3.1.1 MQTT-4.3.3-2]', 4],
+    ['[MQTT-4.3.3-10]', 5],
+  ] as const)(
+    '%s level %d: a QoS 2 PUBLISH resent before PUBREL is acknowledged again but not delivered again',
+    async (_tag, protocolVersion) => {
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, ['once']);
+      const pub = await connect({ protocolVersion });
+      const packet = {
+        type: PacketType.PUBLISH,
+        topic: 'once',
+        payload: Buffer.from('x'),
+        qos: 2,
+        retain: false,
+        dup: false,
+        packetId: 9,
+      } as const;
+      pub.send(packet);
+      await pub.expectPacket(PacketType.PUBREC);
+      pub.send({ ...packet, dup: true });
+      await pub.expectPacket(PacketType.PUBREC);
+      pub.send({ type: PacketType.PUBREL, packetId: 9 });
+      await pub.expectPacket(PacketType.PUBCOMP);
+      await receive(sub);
+      await sub.expectNoPacket(300);
+    },
+  );
 
-  it('[MQTT-4.3.3-11] PUBREL is answered with PUBCOMP carrying the same packet id', async () => {
-    const pub = await connect();
-    pub.send({
-      type: PacketType.PUBLISH,
-      topic: 'q2',
-      payload: Buffer.from('x'),
-      qos: 2,
-      retain: false,
-      dup: false,
-      packetId: 5,
-    });
-    await pub.expectPacket(PacketType.PUBREC);
-    pub.send({ type: PacketType.PUBREL, packetId: 5 });
-    expect((await pub.expectPacket(PacketType.PUBCOMP)).packetId).toBe(5);
-  });
+  it.each([
+    ['[3.1.1 MQTT-4.3.3-2]', 4],
+    ['[MQTT-4.3.3-11]', 5],
+  ] as const)(
+    '%s level %d: PUBREL is answered with PUBCOMP carrying the same packet id',
+    async (_tag, protocolVersion) => {
+      const pub = await connect({ protocolVersion });
+      pub.send({
+        type: PacketType.PUBLISH,
+        topic: 'q2',
+        payload: Buffer.from('x'),
+        qos: 2,
+        retain: false,
+        dup: false,
+        packetId: 5,
+      });
+      await pub.expectPacket(PacketType.PUBREC);
+      pub.send({ type: PacketType.PUBREL, packetId: 5 });
+      expect((await pub.expectPacket(PacketType.PUBCOMP)).packetId).toBe(5);
+    },
+  );
 
-  it('[MQTT-4.3.3-12] after PUBCOMP a PUBLISH with the same packet id is a new message', async () => {
-    const sub = await connect();
-    await subscribe(sub, [{ topicFilter: 'again', qos: 1 }]);
-    const pub = await connect();
-    await publish(pub, 'again', 'one', { qos: 2, packetId: 3 });
-    await publish(pub, 'again', 'two', { qos: 2, packetId: 3 });
-    expect(text((await receive(sub)).payload)).toBe('one');
-    expect(text((await receive(sub)).payload)).toBe('two');
-  });
+  it.each([
+    ['[3.1.1 MQTT-4.3.3-2]', 4],
+    ['[MQTT-4.3.3-12]', 5],
+  ] as const)(
+    '%s level %d: after PUBCOMP a PUBLISH with the same packet id is a new message',
+    async (_tag, protocolVersion) => {
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [{ topicFilter: 'again', qos: 1 }]);
+      const pub = await connect({ protocolVersion });
+      await publish(pub, 'again', 'one', { qos: 2, packetId: 3 });
+      await publish(pub, 'again', 'two', { qos: 2, packetId: 3 });
+      expect(text((await receive(sub)).payload)).toBe('one');
+      expect(text((await receive(sub)).payload)).toBe('two');
+    },
+  );
 
-  it('(5.0) PUBREL for an unknown packet id is answered PUBCOMP 0x92 Packet Identifier not found', async () => {
+  it('[MQTT-3.7.2-1] (5.0) PUBREL for an unknown packet id is answered PUBCOMP 0x92 Packet Identifier not found', async () => {
     const pub = await connect({ protocolVersion: 5 });
     pub.send({ type: PacketType.PUBREL, packetId: 1234 });
     const pubcomp = await pub.expectPacket(PacketType.PUBCOMP);
     expect(pubcomp.reasonCode).toBe(ReasonCode.PacketIdentifierNotFound);
   });
 
-  it('(5.0) PUBACK and PUBREC carry 0x10 No matching subscribers when nobody subscribed', async () => {
+  it('[MQTT-3.4.2-1] [MQTT-3.5.2-1] (5.0) PUBACK and PUBREC carry 0x10 No matching subscribers when nobody subscribed', async () => {
     const pub = await connect({ protocolVersion: 5 });
     expect(await publish(pub, 'nobody/here', 'x', { qos: 1 })).toBe(ReasonCode.NoMatchingSubscribers);
     expect(await publish(pub, 'nobody/here', 'x', { qos: 2, packetId: 2 })).toBe(ReasonCode.NoMatchingSubscribers);
@@ -157,27 +187,33 @@ describe('PUBLISH from a client', () => {
     for (let id = 1; id <= 30; id++) expect((await pub.expectPacket(PacketType.PUBREC)).packetId).toBe(id);
   });
 
-  it('[MQTT-4.6.0-6] messages from one client are delivered in the order they were published', async () => {
-    const sub = await connect();
-    await subscribe(sub, [{ topicFilter: 'order/#', qos: 1 }]);
-    const pub = await connect();
-    for (let i = 0; i < 50; i++) {
-      pub.send({
-        type: PacketType.PUBLISH,
-        topic: 'order/x',
-        payload: Buffer.from(String(i)),
-        qos: 1,
-        retain: false,
-        dup: false,
-        packetId: i + 1,
-      });
-    }
-    for (let i = 0; i < 50; i++) expect(text((await receive(sub)).payload)).toBe(String(i));
-  });
+  it.each([
+    ['[3.1.1 MQTT-4.6.0-5] [3.1.1 MQTT-4.6.0-6]', 4],
+    ['[MQTT-4.6.0-5] [MQTT-4.6.0-6]', 5],
+  ] as const)(
+    '%s level %d: messages from one client are delivered in the order they were published',
+    async (_tags, protocolVersion) => {
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [{ topicFilter: 'order/#', qos: 1 }]);
+      const pub = await connect({ protocolVersion });
+      for (let i = 0; i < 50; i++) {
+        pub.send({
+          type: PacketType.PUBLISH,
+          topic: 'order/x',
+          payload: Buffer.from(String(i)),
+          qos: 1,
+          retain: false,
+          dup: false,
+          packetId: i + 1,
+        });
+      }
+      for (let i = 0; i < 50; i++) expect(text((await receive(sub)).payload)).toBe(String(i));
+    },
+  );
 });
 
 describe('PUBLISH to a subscriber', () => {
-  it('[MQTT-3.8.4-6] (3.1.1) a message is delivered at the lower of its QoS and the granted QoS', async () => {
+  it('[3.1.1 MQTT-3.8.4-6] a message is delivered at the lower of its QoS and the granted QoS', async () => {
     const sub = await connect();
     await subscribe(sub, [{ topicFilter: 'down', qos: 1 }]);
     const pub = await connect();
@@ -209,7 +245,7 @@ describe('PUBLISH to a subscriber', () => {
     await sub.expectNoPacket(200);
   });
 
-  it('[MQTT-3.3.4-9] (5.0) no more unacknowledged QoS 1 PUBLISH are sent than the client Receive Maximum', async () => {
+  it('[MQTT-3.3.4-9] [MQTT-4.9.0-2] (5.0) no more unacknowledged QoS 1 PUBLISH are sent than the client Receive Maximum', async () => {
     const sub = await connect({ protocolVersion: 5, properties: { receiveMaximum: 2 } });
     await subscribe(sub, [{ topicFilter: 'window', qos: 1 }]);
     const pub = await connect();
@@ -221,15 +257,22 @@ describe('PUBLISH to a subscriber', () => {
     expect(text((await receive(sub, { ack: false })).payload)).toBe('2');
   });
 
-  it('[MQTT-2.2.1-3] packet ids of unacknowledged messages to a client are all different', async () => {
-    const sub = await connect();
-    await subscribe(sub, [{ topicFilter: 'ids', qos: 1 }]);
-    const pub = await connect();
-    for (let i = 0; i < 10; i++) await publish(pub, 'ids', String(i), { qos: 1, packetId: i + 1 });
-    const ids = new Set<number>();
-    for (let i = 0; i < 10; i++) ids.add((await receive(sub, { ack: false })).packetId!);
-    expect(ids.size).toBe(10);
-  });
+  it.each([
+    ['[3.1.1 MQTT-2.3.1-4]', 4],
+    ['[MQTT-2.2.1-4]', 5],
+  ] as const)(
+    '%s level %d: packet ids of unacknowledged messages to a client are non-zero and all different',
+    async (_tag, protocolVersion) => {
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [{ topicFilter: 'ids', qos: 1 }]);
+      const pub = await connect({ protocolVersion });
+      for (let i = 0; i < 10; i++) await publish(pub, 'ids', String(i), { qos: 1, packetId: i + 1 });
+      const ids = new Set<number>();
+      for (let i = 0; i < 10; i++) ids.add((await receive(sub, { ack: false })).packetId!);
+      expect(ids.size).toBe(10);
+      expect(ids.has(0)).toBe(false);
+    },
+  );
 
   it('fan-out: one message reaches every matching subscriber once, across wildcard filters', async () => {
     const subs = await Promise.all([connect(), connect(), connect({ protocolVersion: 5 })]);
@@ -242,7 +285,7 @@ describe('PUBLISH to a subscriber', () => {
     await subs[2]!.expectNoPacket(200);
   });
 
-  it('[MQTT-3.3.1-9] (3.1.1) the RETAIN flag is 0 when a message is forwarded on an established subscription', async () => {
+  it('[3.1.1 MQTT-3.3.1-9] the RETAIN flag is 0 when a message is forwarded on an established subscription', async () => {
     const sub = await connect();
     await subscribe(sub, ['live/retain']);
     const pub = await connect();

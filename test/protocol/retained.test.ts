@@ -19,17 +19,25 @@ afterEach(async () => {
 });
 
 describe('retained messages', () => {
-  it('[MQTT-3.3.1-5] a PUBLISH with RETAIN=1 is stored and replaces the previous retained message of the topic', async () => {
-    const pub = await connect();
-    await publish(pub, 'r/replace', 'first', { retain: true, qos: 1 });
-    await publish(pub, 'r/replace', 'second', { retain: true, qos: 1 });
-    const sub = await connect();
-    await subscribe(sub, ['r/replace']);
-    expect(text((await receive(sub)).payload)).toBe('second');
-    await sub.expectNoPacket(200);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.3.1-5] [3.1.1 MQTT-3.3.1-6]', 4],
+    ['[MQTT-3.3.1-5]', 5],
+  ] as const)(
+    '%s level %d: a PUBLISH with RETAIN=1 is stored with its QoS and replaces the previous retained message of the topic',
+    async (_tags, protocolVersion) => {
+      const topic = `r/replace/${protocolVersion}`;
+      const pub = await connect({ protocolVersion });
+      await publish(pub, topic, 'first', { retain: true, qos: 1 });
+      await publish(pub, topic, 'second', { retain: true, qos: 2, packetId: 2 });
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [topic]);
+      const received = await receive(sub);
+      expect([text(received.payload), received.qos]).toEqual(['second', 2]);
+      await sub.expectNoPacket(200);
+    },
+  );
 
-  it('[MQTT-3.3.1-8] (3.1.1) a retained message sent because of a new subscription has RETAIN=1', async () => {
+  it('[3.1.1 MQTT-3.3.1-8] a retained message sent because of a new subscription has RETAIN=1', async () => {
     const pub = await connect();
     await publish(pub, 'r/flag', 'x', { retain: true, qos: 1 });
     const sub = await connect();
@@ -39,35 +47,58 @@ describe('retained messages', () => {
     expect(received.topic).toBe('r/flag');
   });
 
-  it('[MQTT-3.3.1-10] (3.1.1) a retained PUBLISH with an empty payload is forwarded and removes the retained message', async () => {
-    const pub = await connect();
-    await publish(pub, 'r/delete', 'x', { retain: true, qos: 1 });
-    const live = await connect();
-    await subscribe(live, ['r/delete']);
-    await receive(live);
-    await publish(pub, 'r/delete', '', { retain: true, qos: 1 });
-    expect((await receive(live)).payload.length).toBe(0);
-    const late = await connect();
-    await subscribe(late, ['r/delete']);
-    await late.expectNoPacket(200);
+  it.each([
+    ['[3.1.1 MQTT-3.3.1-10]', 4],
+    ['[MQTT-3.3.1-6]', 5],
+  ] as const)(
+    '%s level %d: a retained PUBLISH with an empty payload is forwarded and removes the retained message',
+    async (_tag, protocolVersion) => {
+      const topic = `r/delete/${protocolVersion}`;
+      const pub = await connect({ protocolVersion });
+      await publish(pub, topic, 'x', { retain: true, qos: 1 });
+      const live = await connect({ protocolVersion });
+      await subscribe(live, [topic]);
+      await receive(live);
+      await publish(pub, topic, '', { retain: true, qos: 1 });
+      expect((await receive(live)).payload.length).toBe(0);
+      const late = await connect({ protocolVersion });
+      await subscribe(late, [topic]);
+      await late.expectNoPacket(200);
+    },
+  );
+
+  it.each([
+    ['[3.1.1 MQTT-3.3.1-11]', 4],
+    ['[MQTT-3.3.1-7]', 5],
+  ] as const)('%s level %d: a retained message with an empty payload is not stored', async (_tag, protocolVersion) => {
+    const pub = await connect({ protocolVersion });
+    await publish(pub, `r/empty/${protocolVersion}`, '', { retain: true, qos: 1 });
+    expect(started.broker.retained.get(`r/empty/${protocolVersion}`)).toBeUndefined();
+    const sub = await connect({ protocolVersion });
+    await subscribe(sub, [`r/empty/${protocolVersion}`]);
+    await sub.expectNoPacket(200);
   });
 
-  it('[MQTT-3.3.1-11] (3.1.1) a retained message with an empty payload is not stored', async () => {
-    const pub = await connect();
-    await publish(pub, 'r/empty', '', { retain: true, qos: 1 });
-    expect(started.broker.retained.get('r/empty')).toBeUndefined();
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.3.1-12]', 4],
+    ['[MQTT-3.3.1-8]', 5],
+  ] as const)(
+    '%s level %d: a PUBLISH with RETAIN=0 does not remove or replace the retained message',
+    async (_tag, protocolVersion) => {
+      const topic = `r/keep/${protocolVersion}`;
+      const pub = await connect({ protocolVersion });
+      await publish(pub, topic, 'kept', { retain: true, qos: 1 });
+      await publish(pub, topic, 'not retained', { retain: false, qos: 1 });
+      await publish(pub, topic, '', { retain: false, qos: 1 });
+      await publish(pub, `${topic}/other`, 'not retained', { retain: false, qos: 1 });
+      expect(started.broker.retained.get(`${topic}/other`)).toBeUndefined();
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [topic]);
+      expect(text((await receive(sub)).payload)).toBe('kept');
+    },
+  );
 
-  it('[MQTT-3.3.1-12] (3.1.1) a PUBLISH with RETAIN=0 does not remove or replace the retained message', async () => {
-    const pub = await connect();
-    await publish(pub, 'r/keep', 'kept', { retain: true, qos: 1 });
-    await publish(pub, 'r/keep', 'not retained', { retain: false, qos: 1 });
-    const sub = await connect();
-    await subscribe(sub, ['r/keep']);
-    expect(text((await receive(sub)).payload)).toBe('kept');
-  });
-
-  it('[MQTT-3.3.1-7] (3.1.1) a retained QoS 0 message replaces the retained message', async () => {
+  it('[3.1.1 MQTT-3.3.1-7] a retained QoS 0 message replaces the retained message', async () => {
     const pub = await connect();
     await publish(pub, 'r/q0', 'one', { retain: true, qos: 1 });
     await publish(pub, 'r/q0', 'two', { retain: true, qos: 0 });
@@ -106,21 +137,27 @@ describe('retained messages', () => {
     await sub.expectNoPacket(200);
   });
 
-  it('[MQTT-4.7.2-1] a filter starting with a wildcard does not match retained topics starting with $', async () => {
-    started.broker.publishMessage('$internal/x', 'secret', { retain: true });
-    const sub = await connect();
-    await subscribe(sub, ['#', '+/x']);
-    const topics: string[] = [];
-    for (;;) {
-      const packet = await sub.nextPacket(200);
-      if (packet === undefined) break;
-      if (packet.type === 3) topics.push(packet.topic);
-    }
-    expect(topics).not.toContain('$internal/x');
-    const dollar = await connect();
-    await subscribe(dollar, ['$internal/#']);
-    expect((await receive(dollar)).topic).toBe('$internal/x');
-  });
+  it.each([
+    ['[3.1.1 MQTT-4.7.2-1]', 4],
+    ['[MQTT-4.7.2-1]', 5],
+  ] as const)(
+    '%s level %d: a filter starting with a wildcard does not match retained topics starting with $',
+    async (_tag, protocolVersion) => {
+      started.broker.publishMessage('$internal/x', 'secret', { retain: true });
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, ['#', '+/x']);
+      const topics: string[] = [];
+      for (;;) {
+        const packet = await sub.nextPacket(200);
+        if (packet === undefined) break;
+        if (packet.type === 3) topics.push(packet.topic);
+      }
+      expect(topics).not.toContain('$internal/x');
+      const dollar = await connect({ protocolVersion });
+      await subscribe(dollar, ['$internal/#']);
+      expect((await receive(dollar)).topic).toBe('$internal/x');
+    },
+  );
 
   it('a retained message is delivered at the lower of its QoS and the granted QoS', async () => {
     const pub = await connect();

@@ -5,6 +5,11 @@ import { type ConnectOptions, delay, publish, RawClient, receive, subscribe, tex
 
 let started: StartedBroker;
 const clients: RawClient[] = [];
+/** CONNECT options for a session that outlives the connection: CleanSession=0 (3.1.1), Session Expiry 60 s (5.0). */
+const persistent = (protocolVersion: 4 | 5): ConnectOptions =>
+  protocolVersion === 5
+    ? { protocolVersion, clean: false, properties: { sessionExpiryInterval: 60 } }
+    : { protocolVersion, clean: false };
 async function connect(options: ConnectOptions = {}) {
   const result = await RawClient.connect(started.port, options);
   clients.push(result.client);
@@ -20,7 +25,7 @@ afterEach(async () => {
 });
 
 describe('persistent sessions', () => {
-  it('[MQTT-3.1.2-4] (3.1.1) CleanSession=0 resumes the subscriptions and queues QoS 1/2 messages while offline', async () => {
+  it('[3.1.1 MQTT-3.1.2-4] [3.1.1 MQTT-3.1.2-5] CleanSession=0 resumes the subscriptions and queues QoS 1/2 messages while offline', async () => {
     const { client: sub } = await connect({ clientId: 'persist-1', clean: false });
     await subscribe(sub, [{ topicFilter: 'p/1', qos: 1 }]);
     await sub.disconnect();
@@ -36,7 +41,7 @@ describe('persistent sessions', () => {
     await again.expectNoPacket(200);
   });
 
-  it('[MQTT-3.1.2-6] (3.1.1) CleanSession=1 discards the previous session', async () => {
+  it('[3.1.1 MQTT-3.1.2-6] CleanSession=1 discards the previous session', async () => {
     const { client: sub } = await connect({ clientId: 'persist-2', clean: false });
     await subscribe(sub, [{ topicFilter: 'p/2', qos: 1 }]);
     await sub.disconnect();
@@ -46,39 +51,50 @@ describe('persistent sessions', () => {
     expect(started.broker.trie.subscriptionsOf('persist-2')?.size ?? 0).toBe(0);
   });
 
-  it('[MQTT-4.4.0-1] unacknowledged messages are resent on reconnect with their original packet ids', async () => {
-    const { client: sub } = await connect({ clientId: 'persist-3', clean: false });
-    await subscribe(sub, [{ topicFilter: 'p/3', qos: 2 }]);
-    const { client: pub } = await connect();
-    await publish(pub, 'p/3', 'one', { qos: 1 });
-    await publish(pub, 'p/3', 'two', { qos: 2, packetId: 2 });
-    const one = await receive(sub, { ack: false });
-    const two = await receive(sub, { ack: false });
-    sub.send({ type: PacketType.PUBREC, packetId: two.packetId! });
-    await sub.expectPacket(PacketType.PUBREL);
-    await sub.end();
-    const { client: again } = await connect({ clientId: 'persist-3', clean: false });
-    const resent = await again.expectPacket(PacketType.PUBLISH);
-    expect(resent.packetId).toBe(one.packetId);
-    expect(text(resent.payload)).toBe('one');
-    const pubrel = await again.expectPacket(PacketType.PUBREL);
-    expect(pubrel.packetId).toBe(two.packetId);
-  });
+  it.each([
+    ['[3.1.1 MQTT-4.4.0-1]', 4],
+    ['[MQTT-4.4.0-1]', 5],
+  ] as const)(
+    '%s level %d: unacknowledged messages are resent on reconnect with their original packet ids',
+    async (_tag, protocolVersion) => {
+      const clientId = `persist-3-${protocolVersion}`;
+      const { client: sub } = await connect({ clientId, ...persistent(protocolVersion) });
+      await subscribe(sub, [{ topicFilter: 'p/3', qos: 2 }]);
+      const { client: pub } = await connect({ protocolVersion });
+      await publish(pub, 'p/3', 'one', { qos: 1 });
+      await publish(pub, 'p/3', 'two', { qos: 2, packetId: 2 });
+      const one = await receive(sub, { ack: false });
+      const two = await receive(sub, { ack: false });
+      sub.send({ type: PacketType.PUBREC, packetId: two.packetId! });
+      await sub.expectPacket(PacketType.PUBREL);
+      await sub.end();
+      const { client: again } = await connect({ clientId, ...persistent(protocolVersion) });
+      const resent = await again.expectPacket(PacketType.PUBLISH);
+      expect(resent.packetId).toBe(one.packetId);
+      expect(text(resent.payload)).toBe('one');
+      const pubrel = await again.expectPacket(PacketType.PUBREL);
+      expect(pubrel.packetId).toBe(two.packetId);
+    },
+  );
 
-  it('[MQTT-3.3.1-1] a resent PUBLISH has DUP=1', async () => {
-    const { client: sub } = await connect({ clientId: 'persist-4', clean: false });
+  it.each([
+    ['[3.1.1 MQTT-3.3.1-1]', 4],
+    ['[MQTT-3.3.1-1]', 5],
+  ] as const)('%s level %d: a resent PUBLISH has DUP=1', async (_tag, protocolVersion) => {
+    const clientId = `persist-4-${protocolVersion}`;
+    const { client: sub } = await connect({ clientId, ...persistent(protocolVersion) });
     await subscribe(sub, [{ topicFilter: 'p/4', qos: 1 }]);
-    const { client: pub } = await connect();
+    const { client: pub } = await connect({ protocolVersion });
     await publish(pub, 'p/4', 'x', { qos: 1 });
     const first = await receive(sub, { ack: false });
     expect(first.dup).toBe(false);
     await sub.end();
-    const { client: again } = await connect({ clientId: 'persist-4', clean: false });
+    const { client: again } = await connect({ clientId, ...persistent(protocolVersion) });
     const resent = await receive(again);
     expect(resent.dup).toBe(true);
   });
 
-  it('(5.0) a session with Session Expiry Interval > 0 keeps queued messages across a reconnect', async () => {
+  it('[MQTT-3.1.2-5] [MQTT-3.1.2-23] (5.0) a session with Session Expiry Interval > 0 keeps queued messages across a reconnect', async () => {
     const props = { sessionExpiryInterval: 30 };
     const { client: sub } = await connect({
       clientId: 'persist-5',
@@ -99,7 +115,7 @@ describe('persistent sessions', () => {
     expect(text((await receive(again)).payload)).toBe('x');
   });
 
-  it('[MQTT-3.14.2-2] (5.0) DISCONNECT may not change a Session Expiry Interval of 0 to non-zero: DISCONNECT 0x82', async () => {
+  it('[MQTT-4.13.1-1] (5.0) DISCONNECT may not change a Session Expiry Interval of 0 to non-zero: DISCONNECT 0x82', async () => {
     const { client } = await connect({ protocolVersion: 5 });
     client.send({ type: PacketType.DISCONNECT, properties: { sessionExpiryInterval: 100 } });
     const disconnect = await client.expectPacket(PacketType.DISCONNECT);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PacketType, ReasonCode } from '../../src/codec/index.js';
 import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, publish, RawClient, receive, subscribe } from '../helpers/raw-client.js';
+import { type ConnectOptions, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
 
 let started: StartedBroker;
 const clients: RawClient[] = [];
@@ -20,50 +20,86 @@ afterEach(async () => {
 });
 
 describe('SUBSCRIBE / UNSUBSCRIBE', () => {
-  it('[MQTT-3.8.4-2] SUBSCRIBE is answered with SUBACK carrying the same packet id', async () => {
-    const client = await connect();
-    client.send({ type: PacketType.SUBSCRIBE, packetId: 42, subscriptions: [{ topicFilter: 'x', qos: 1 }] });
-    expect((await client.expectPacket(PacketType.SUBACK)).packetId).toBe(42);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.8.4-1] [3.1.1 MQTT-3.8.4-2] [3.1.1 MQTT-2.3.1-7]', 4],
+    ['[MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-2.2.1-6]', 5],
+  ] as const)(
+    '%s level %d: SUBSCRIBE is answered with SUBACK carrying the same packet id',
+    async (_tags, protocolVersion) => {
+      const client = await connect({ protocolVersion });
+      client.send({ type: PacketType.SUBSCRIBE, packetId: 42, subscriptions: [{ topicFilter: 'x', qos: 1 }] });
+      expect((await client.expectPacket(PacketType.SUBACK)).packetId).toBe(42);
+    },
+  );
 
-  it('[MQTT-3.8.4-5] (3.1.1) SUBACK has one return code per filter, in order, with the granted QoS', async () => {
-    const client = await connect();
-    const codes = await subscribe(client, [
-      { topicFilter: 'a', qos: 2 },
-      { topicFilter: 'b', qos: 0 },
-      { topicFilter: 'c/#', qos: 1 },
-    ]);
-    expect(codes).toEqual([2, 0, 1]);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.8.4-4] [3.1.1 MQTT-3.8.4-5] [3.1.1 MQTT-3.9.3-1]', 4],
+    ['[MQTT-3.8.4-5] [MQTT-3.8.4-6] [MQTT-3.8.4-7] [MQTT-3.9.3-1]', 5],
+  ] as const)(
+    '%s level %d: SUBACK has one return code per filter, in order, with the granted QoS',
+    async (_tags, protocolVersion) => {
+      const client = await connect({ protocolVersion });
+      const codes = await subscribe(client, [
+        { topicFilter: 'a', qos: 2 },
+        { topicFilter: 'b', qos: 0 },
+        { topicFilter: 'c/#', qos: 1 },
+      ]);
+      expect(codes).toEqual([2, 0, 1]);
+    },
+  );
 
-  it('[MQTT-3.8.4-3] a SUBSCRIBE with an existing filter replaces that subscription', async () => {
-    const sub = await connect();
-    await subscribe(sub, [{ topicFilter: 'replace', qos: 0 }]);
-    await subscribe(sub, [{ topicFilter: 'replace', qos: 2 }], { packetId: 2 });
-    const pub = await connect();
-    await publish(pub, 'replace', 'x', { qos: 2 });
-    const received = await receive(sub);
-    expect(received.qos).toBe(2);
-    await sub.expectNoPacket(200);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.8.4-3]', 4],
+    ['[MQTT-3.8.4-3] [MQTT-3.8.4-4]', 5],
+  ] as const)(
+    '%s level %d: a SUBSCRIBE with an existing filter replaces that subscription and re-sends the retained message',
+    async (_tags, protocolVersion) => {
+      const topic = `replace/${protocolVersion}`;
+      const pub = await connect({ protocolVersion });
+      await publish(pub, topic, 'kept', { qos: 1, retain: true });
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [{ topicFilter: topic, qos: 0 }]);
+      expect((await receive(sub)).retain).toBe(true);
+      await subscribe(sub, [{ topicFilter: topic, qos: 2 }], { packetId: 2 });
+      const resent = await receive(sub);
+      expect([text(resent.payload), resent.retain, resent.qos]).toEqual(['kept', true, 1]);
+      await publish(pub, topic, 'x', { qos: 2, packetId: 2 });
+      const received = await receive(sub);
+      expect(received.qos).toBe(2);
+      await sub.expectNoPacket(200);
+      await publish(pub, topic, '', { retain: true });
+    },
+  );
 
-  it('[MQTT-3.10.4-4] UNSUBSCRIBE is answered with UNSUBACK carrying the same packet id', async () => {
-    const client = await connect();
-    client.send({ type: PacketType.UNSUBSCRIBE, packetId: 9, topicFilters: ['nothing'] });
-    expect((await client.expectPacket(PacketType.UNSUBACK)).packetId).toBe(9);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.10.4-4] [3.1.1 MQTT-3.10.4-5] [3.1.1 MQTT-2.3.1-7]', 4],
+    ['[MQTT-3.10.4-4] [MQTT-3.10.4-5] [MQTT-2.2.1-6]', 5],
+  ] as const)(
+    '%s level %d: UNSUBSCRIBE of a filter never subscribed is answered with UNSUBACK carrying the same packet id',
+    async (_tags, protocolVersion) => {
+      const client = await connect({ protocolVersion });
+      client.send({ type: PacketType.UNSUBSCRIBE, packetId: 9, topicFilters: ['nothing'] });
+      expect((await client.expectPacket(PacketType.UNSUBACK)).packetId).toBe(9);
+    },
+  );
 
-  it('[MQTT-3.10.4-2] after UNSUBSCRIBE no more messages are sent for that filter', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['gone/+']);
-    sub.send({ type: PacketType.UNSUBSCRIBE, packetId: 2, topicFilters: ['gone/+'] });
-    await sub.expectPacket(PacketType.UNSUBACK);
-    const pub = await connect();
-    await publish(pub, 'gone/x', 'x', { qos: 1 });
-    await sub.expectNoPacket(200);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.10.4-1] [3.1.1 MQTT-3.10.4-2]', 4],
+    ['[MQTT-3.10.4-1] [MQTT-3.10.4-2]', 5],
+  ] as const)(
+    '%s level %d: after UNSUBSCRIBE no more messages are sent for that filter',
+    async (_tags, protocolVersion) => {
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, ['gone/+']);
+      sub.send({ type: PacketType.UNSUBSCRIBE, packetId: 2, topicFilters: ['gone/+'] });
+      await sub.expectPacket(PacketType.UNSUBACK);
+      const pub = await connect();
+      await publish(pub, 'gone/x', 'x', { qos: 1 });
+      await sub.expectNoPacket(200);
+    },
+  );
 
-  it('[MQTT-3.10.4-5] (5.0) UNSUBACK is sent even if no subscription existed, with reason 0x11 per such filter', async () => {
+  it('[MQTT-3.10.4-5] [MQTT-3.11.3-1] [MQTT-3.11.3-2] (5.0) UNSUBACK is sent even if no subscription existed, with reason 0x11 per such filter', async () => {
     const client = await connect({ protocolVersion: 5 });
     await subscribe(client, ['exists']);
     client.send({ type: PacketType.UNSUBSCRIBE, packetId: 3, topicFilters: ['exists', 'missing'] });
@@ -80,7 +116,7 @@ describe('SUBSCRIBE / UNSUBSCRIBE', () => {
     await client.expectClose();
   });
 
-  it('authorizeSubscribe can lower the granted QoS or refuse a filter (0x80 in 3.1.1, the reason code in 5.0)', async () => {
+  it('[3.1.1 MQTT-3.9.3-2] [MQTT-3.9.3-2] authorizeSubscribe can lower the granted QoS or refuse a filter (0x80 in 3.1.1, the reason code in 5.0)', async () => {
     const own = await startBroker({
       hooks: {
         authorizeSubscribe: (_client, subscription) =>

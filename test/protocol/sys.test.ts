@@ -24,7 +24,7 @@ describe('$SYS topics', () => {
     await client.end();
   });
 
-  it('[MQTT-4.7.2-1] $SYS topics are not matched by a # subscription', async () => {
+  it('[3.1.1 MQTT-4.7.2-1] $SYS topics are not matched by a # subscription', async () => {
     started = await startBroker({ sysInterval: 1 });
     const { client } = await RawClient.connect(started.port);
     await subscribe(client, ['#']);

@@ -27,17 +27,25 @@ afterEach(async () => {
 });
 
 describe('will messages', () => {
-  it('[MQTT-3.1.2-8] the will is published when the connection closes without DISCONNECT', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['will/1']);
-    const dying = await connect({ will: will('will/1') });
-    await dying.end();
-    const received = await receive(sub);
-    expect(text(received.payload)).toBe('gone');
-    expect(received.qos).toBe(1);
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.1.2-8] [3.1.1 MQTT-3.1.2-16]', 4],
+    ['[MQTT-3.1.2-7] [MQTT-3.1.2-8] [MQTT-3.1.2-14]', 5],
+  ] as const)(
+    '%s level %d: the will is published, not retained, when the connection closes without DISCONNECT',
+    async (_tags, protocolVersion) => {
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [`will/1/${protocolVersion}`]);
+      const dying = await connect({ protocolVersion, will: will(`will/1/${protocolVersion}`) });
+      await dying.end();
+      const received = await receive(sub);
+      expect(text(received.payload)).toBe('gone');
+      expect(received.qos).toBe(1);
+      expect(received.retain).toBe(false);
+      expect(started.broker.retained.get(`will/1/${protocolVersion}`)).toBeUndefined();
+    },
+  );
 
-  it('[MQTT-3.1.2-10] (3.1.1) the will is discarded when the client sends DISCONNECT', async () => {
+  it('[3.1.1 MQTT-3.1.2-10] [3.1.1 MQTT-3.14.4-3] the will is discarded when the client sends DISCONNECT', async () => {
     const sub = await connect();
     await subscribe(sub, ['will/2']);
     const leaving = await connect({ will: will('will/2') });
@@ -45,7 +53,7 @@ describe('will messages', () => {
     await sub.expectNoPacket(300);
   });
 
-  it('[MQTT-3.14.4-3] (5.0) DISCONNECT 0x00 discards the will', async () => {
+  it('[MQTT-3.14.4-3] [MQTT-3.1.2-10] (5.0) DISCONNECT 0x00 discards the will', async () => {
     const sub = await connect({ protocolVersion: 5 });
     await subscribe(sub, ['will/3']);
     const leaving = await connect({ protocolVersion: 5, will: will('will/3') });
@@ -61,16 +69,22 @@ describe('will messages', () => {
     expect(text((await receive(sub)).payload)).toBe('gone');
   });
 
-  it('[MQTT-3.1.2-17] (3.1.1) a will with Will Retain=1 is published as a retained message', async () => {
-    const dying = await connect({ will: will('will/5', { retain: true }) });
-    await dying.end();
-    await delay(50);
-    const sub = await connect();
-    await subscribe(sub, ['will/5']);
-    const received = await receive(sub);
-    expect(received.retain).toBe(true);
-    expect(text(received.payload)).toBe('gone');
-  });
+  it.each([
+    ['[3.1.1 MQTT-3.1.2-17]', 4],
+    ['[MQTT-3.1.2-15]', 5],
+  ] as const)(
+    '%s level %d: a will with Will Retain=1 is published as a retained message',
+    async (_tag, protocolVersion) => {
+      const dying = await connect({ protocolVersion, will: will(`will/5/${protocolVersion}`, { retain: true }) });
+      await dying.end();
+      await delay(50);
+      const sub = await connect({ protocolVersion });
+      await subscribe(sub, [`will/5/${protocolVersion}`]);
+      const received = await receive(sub);
+      expect(received.retain).toBe(true);
+      expect(text(received.payload)).toBe('gone');
+    },
+  );
 
   it('the will is published when the broker closes the connection for a protocol error', async () => {
     const sub = await connect();
@@ -97,7 +111,7 @@ describe('will messages', () => {
     await sub.expectNoPacket(1500);
   });
 
-  it('(5.0) a delayed will is published after the Will Delay Interval', async () => {
+  it('[MQTT-3.1.2-8] (5.0) a delayed will is published after the Will Delay Interval', async () => {
     const sub = await connect({ protocolVersion: 5 });
     await subscribe(sub, ['will/8']);
     const dying = await connect({

@@ -316,7 +316,13 @@ export class Connection implements SessionLink {
     }
     if (this.state === ConnectionState.Connected) {
       if (this.protocolVersion === 5) {
-        this.send({ type: PacketType.DISCONNECT, reasonCode, properties: { reasonString: message } });
+        this.send(
+          this.withinMaximumPacketSize({
+            type: PacketType.DISCONNECT,
+            reasonCode,
+            properties: { reasonString: message },
+          }),
+        );
       }
     } else {
       this.refuseConnect(reasonCode, message);
@@ -344,13 +350,31 @@ export class Connection implements SessionLink {
       this.state === ConnectionState.AwaitingConnect ? this.decoder.protocolVersion : this.protocolVersion;
     if (version === 5) {
       const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
-      this.writeBytes(encode({ type: PacketType.CONNACK, sessionPresent: false, reasonCode, properties }, 5));
+      const connack = this.withinMaximumPacketSize({
+        type: PacketType.CONNACK,
+        sessionPresent: false,
+        reasonCode,
+        properties,
+      });
+      this.writeBytes(encode(connack, 5));
       return;
     }
     const code = connackReturnCode311(reasonCode);
     if (code !== undefined && code !== 0) {
       this.writeBytes(encode({ type: PacketType.CONNACK, sessionPresent: false, reasonCode: code }, version));
     }
+  }
+
+  /**
+   * A CONNACK or DISCONNECT without its Reason String if the Reason String would make it larger than the client's
+   * Maximum Packet Size ([MQTT-3.2.2-19], [MQTT-3.14.2-3]).
+   */
+  private withinMaximumPacketSize<T extends Packet & { properties?: { reasonString?: string } }>(packet: T): T {
+    if (packet.properties?.reasonString === undefined) return packet;
+    if (this.clientMaximumPacketSize >= MAX_PACKET_SIZE) return packet;
+    if (encodedLength(packet, 5) <= this.clientMaximumPacketSize) return packet;
+    const { reasonString: _dropped, ...rest } = packet.properties;
+    return { ...packet, properties: Object.keys(rest).length > 0 ? rest : undefined };
   }
 
   /** Sends a server DISCONNECT (5.0 only) and closes. */

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type ConnackPacket,
   type ConnectPacket,
+  isValidTopicName,
   MAX_PACKET_SIZE,
   PacketType,
   type Properties,
@@ -25,9 +26,26 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const props = packet.properties;
 
   if (props?.requestProblemInformation === 0) connection.problemInformation = false;
+  // Known before any refusal, so that a refusing CONNACK respects it too [MQTT-3.2.2-19].
+  if (props?.maximumPacketSize !== undefined) connection.clientMaximumPacketSize = props.maximumPacketSize;
   if (props?.authenticationMethod !== undefined) {
     // Enhanced authentication (AUTH exchange) is not supported.
     throw new ProtocolViolation(ReasonCode.BadAuthenticationMethod, 'authentication method not supported');
+  }
+
+  const will = packet.will;
+  const willResponseTopic = will?.properties?.responseTopic;
+  if (willResponseTopic !== undefined && !isValidTopicName(willResponseTopic)) {
+    // [MQTT-3.3.2-14] the will is published with its Response Topic, which must not contain wildcards.
+    throw new ProtocolViolation(ReasonCode.ProtocolError, 'the Will Response Topic must be a Topic Name');
+  }
+  if (will !== undefined && will.qos > options.maximumQoS) {
+    // [MQTT-3.2.2-12] a Will QoS above the Maximum QoS we support: CONNACK 0x9B, then close.
+    throw new ProtocolViolation(ReasonCode.QoSNotSupported, `will QoS ${will.qos} not supported`);
+  }
+  if (will?.retain === true && !options.retainAvailable) {
+    // [MQTT-3.2.2-13] Will Retain 1 while retained messages are not supported: CONNACK 0x9A, then close.
+    throw new ProtocolViolation(ReasonCode.RetainNotSupported, 'will retain not supported');
   }
 
   let clientId = packet.clientId;

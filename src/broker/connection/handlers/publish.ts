@@ -1,9 +1,9 @@
 /**
  * PUBLISH from a client (§3.3): resolve the topic alias, check limits, authorize (hook), route, acknowledge.
  * QoS 2 uses method B of §4.3.3: the packet id is stored and the message routed on the first PUBLISH; a resend
- * before PUBREL is acknowledged again but not routed again [MQTT-4.3.3-9].
+ * before PUBREL is acknowledged again but not routed again (5.0 [MQTT-4.3.3-10], 3.1.1 [MQTT-4.3.3-2]).
  */
-import { PacketType, type PublishPacket, ReasonCode } from '../../../codec/index.js';
+import { isValidTopicName, PacketType, type PublishPacket, ReasonCode } from '../../../codec/index.js';
 import { ProtocolViolation, protocolViolation } from '../../errors.js';
 import type { AuthorizePublishResult } from '../../hooks.js';
 import { createMessage } from '../../message.js';
@@ -13,6 +13,11 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const { broker } = connection;
   broker.stats.messagesReceived++;
   const topic = resolveTopic(connection, packet);
+  const responseTopic = packet.properties?.responseTopic;
+  if (responseTopic !== undefined && !isValidTopicName(responseTopic)) {
+    // [MQTT-3.3.2-14] a Response Topic with wildcards would be forwarded unchanged [MQTT-3.3.2-15]: refuse it.
+    throw protocolViolation('the Response Topic must be a Topic Name without wildcards');
+  }
   if (packet.retain && !broker.options.retainAvailable) {
     // 5.0 §3.3.1.3: RETAIN=1 when Retain Available is 0 → DISCONNECT 0x9A.
     throw new ProtocolViolation(ReasonCode.RetainNotSupported, 'retain not supported');
