@@ -85,3 +85,14 @@ export function outgoingProperties(out: Outgoing, now: number): Properties | und
   if (out.subscriptionIdentifiers !== undefined) props.subscriptionIdentifiers = out.subscriptionIdentifiers;
   return props;
 }
+
+/**
+ * A decoded payload is a view into the socket chunk it arrived in, and an encoded PUBLISH a view into the encoder's
+ * shared slab: keeping either for long keeps the whole underlying buffer alive. Messages that outlive the current
+ * turn (retained, queued for an offline session) get a payload of their own and drop the encode cache.
+ */
+export function detachMessage(message: Message): void {
+  const payload = message.payload;
+  if (payload.byteLength !== payload.buffer.byteLength) message.payload = new Uint8Array(payload);
+  message.encoded = undefined;
+}

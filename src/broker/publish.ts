@@ -8,7 +8,7 @@
  */
 import type { QoS } from '../codec/index.js';
 import type { BrokerCore } from './core.js';
-import { isExpired, type Message, type Outgoing } from './message.js';
+import { detachMessage, isExpired, type Message, type Outgoing } from './message.js';
 import type { Delivery } from './routing/index.js';
 import type { Session } from './session/session.js';
 import { toRecord } from './will.js';
@@ -37,7 +37,10 @@ export function storeRetained(broker: BrokerCore, message: Message): void {
     if (broker.retained.delete(topic)) broker.storeWriter?.push({ op: 'deleteRetained', topic });
     return;
   }
-  broker.retained.set(topic, message);
+  // A copy of its own: the live message's encode cache and socket-chunk payload are not kept for the long term.
+  const kept: Message = { ...message };
+  detachMessage(kept);
+  broker.retained.set(topic, kept);
   broker.storeWriter?.push({ op: 'putRetained', message: toRecord(message) });
 }
 

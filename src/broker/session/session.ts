@@ -4,7 +4,7 @@
  * SubscriptionTrie under the client id. The session does no I/O itself: it talks to the connection that
  * is attached to it through {@link SessionLink}.
  */
-import { isExpired, type Outgoing } from '../message.js';
+import { detachMessage, isExpired, type Outgoing } from '../message.js';
 import { IncomingQos2, type InflightEntry, OutgoingInflight, OutgoingState } from './inflight.js';
 import { MessageQueue } from './queue.js';
 
@@ -82,6 +82,7 @@ export class Session {
         this.observer.messageDropped(this, outgoing, 'offline-qos0');
         return;
       }
+      detachMessage(outgoing.message);
       this.enqueue(outgoing);
       return;
     }
