@@ -7,4 +7,28 @@ export { DEFAULT_OPTIONS } from './broker/options.js';
 export type { BrokerStats } from './broker/stats.js';
 export { MemoryStore } from './broker/store/memory.js';
 export type * from './broker/store/store.js';
+export {
+  ClientClosedError,
+  type ClientEvents,
+  type ClientOptions,
+  ConnectionRefusedError,
+  connect,
+  createClient,
+  DisconnectedError,
+  type Message as ClientMessage,
+  MqttClient,
+  MqttClientError,
+  PublishError,
+  type PublishOptions as ClientPublishOptions,
+  type PublishResult,
+  QueueFullError,
+  type RequestOptions,
+  SubscribeError,
+  type SubscribeOptions,
+  type SubscriptionGrant,
+  TimeoutError,
+  TransportError,
+  type UnsubscribeResult,
+  type WillOptions,
+} from './client/index.js';
 export * from './codec/index.js';

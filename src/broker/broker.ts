@@ -11,7 +11,7 @@ import { Connection } from './connection/connection.js';
 import { BrokerCore } from './core.js';
 import { createMessage, type Message } from './message.js';
 import { type BrokerOptions, resolveOptions } from './options.js';
-import { restoreState } from './restore.js';
+import { type RestoreSummary, restoreState } from './restore.js';
 import { SysPublisher } from './sys.js';
 import { clearLongTimeout } from './timers.js';
 
@@ -25,13 +25,16 @@ export class Broker extends BrokerCore {
   /** Resolves once the store (if any) has been read; listen() waits for it. */
   readonly ready: Promise<void>;
   private restored = false;
+  /** What the startup restore read from the store (undefined without a store, or before `ready`). */
+  restoreSummary: RestoreSummary | undefined;
   private readonly servers: net.Server[] = [];
   private readonly sys: SysPublisher;
 
   constructor(options: BrokerOptions = {}) {
     super(resolveOptions(options));
     this.sys = new SysPublisher(this);
-    this.ready = restoreState(this).then(() => {
+    this.ready = restoreState(this).then((summary) => {
+      this.restoreSummary = summary;
       this.restored = true;
       this.sys.start(this.options.sysInterval);
     });
@@ -50,8 +53,7 @@ export class Broker extends BrokerCore {
       );
       return;
     }
-    const address = remoteAddress ?? (stream as Partial<net.Socket>).remoteAddress;
-    this.connections.add(new Connection(this, stream, address));
+    this.connections.add(new Connection(this, stream, remoteAddress));
   }
 
   /** Listens on TCP (default 127.0.0.1:1883); returns the bound address. */

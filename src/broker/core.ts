@@ -11,11 +11,17 @@ import type { Message, Outgoing } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import { routeMessage } from './publish.js';
 import { RetainedStore, SubscriptionTrie } from './routing/index.js';
-import { type DropReason, SESSION_NEVER_EXPIRES, Session, type SessionObserver } from './session/session.js';
+import {
+  type DropReason,
+  SESSION_NEVER_EXPIRES,
+  Session,
+  type SessionObserver,
+  type SessionOptions,
+} from './session/session.js';
 import { type BrokerStats, createStats } from './stats.js';
 import { StoreSessionPersistence } from './store/session-persistence.js';
 import { StoreWriter } from './store/store.js';
-import { clearLongTimeout, setLongTimeout } from './timers.js';
+import { clearLongTimeout, setLongTimeout, TimerWheel } from './timers.js';
 import { WillManager } from './will.js';
 
 export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionObserver {
@@ -34,6 +40,14 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   private readonly persistence: StoreSessionPersistence | undefined;
   readonly startedAt = Date.now();
   closing = false;
+  /** Connect timeouts, keep alives and closing lingers of every connection: one interval, no Timeout each. */
+  readonly wheel = new TimerWheel();
+  /** The options every session is created with (one object, not one per session). */
+  private readonly sessionOptions: SessionOptions;
+  /** Connections with output gathered outside their own read, written at the end of the tick. */
+  private flushList: Connection[] = [];
+  private flushSpare: Connection[] = [];
+  private flushScheduled = false;
 
   /** For shared subscriptions: is the member's session connected? Bound once, not per message. */
   readonly isAvailable = (clientId: string): boolean => this.sessions.get(clientId)?.link !== undefined;
@@ -48,7 +62,30 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
     this.persistence = this.storeWriter ? new StoreSessionPersistence(this.storeWriter) : undefined;
     this.wills = new WillManager((message) => this.publish(message), this.storeWriter);
     this.on('error', () => {}); // events are informational; never crash on an 'error' without listener
+    this.sessionOptions = {
+      maxInflight: options.maxInflight,
+      maxQueuedMessages: options.maxQueuedMessages,
+      queueQos0Offline: options.queueQos0Offline,
+    };
   }
+
+  /** Writes `connection`'s gathered output at the end of this tick, together with every other connection's. */
+  queueFlush(connection: Connection): void {
+    this.flushList.push(connection);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushAll);
+    }
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    const list = this.flushList;
+    this.flushList = this.flushSpare;
+    for (let i = 0; i < list.length; i++) list[i]!.flush();
+    list.length = 0;
+    this.flushSpare = list;
+  };
 
   /** Publishes a message into the broker (from a client, a will, $SYS or the embedding application). */
   publish(message: Message): number {
@@ -56,16 +93,7 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   }
 
   createSession(clientId: string): Session {
-    const { options } = this;
-    const session = new Session(
-      clientId,
-      {
-        maxInflight: options.maxInflight,
-        maxQueuedMessages: options.maxQueuedMessages,
-        queueQos0Offline: options.queueQos0Offline,
-      },
-      this,
-    );
+    const session = new Session(clientId, this.sessionOptions, this);
     session.persistence = this.persistence;
     this.sessions.set(clientId, session);
     return session;
@@ -101,7 +129,9 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
       this.scheduleExpiry(session, connection, now);
     }
     this.logger?.debug({ clientId, reason: connection.closeReason }, 'client disconnected');
-    if (connection.info) this.emit('clientDisconnected', connection.info, connection.closeReason);
+    if (connection.identified && this.listenerCount('clientDisconnected') > 0) {
+      this.emit('clientDisconnected', connection.info!, connection.closeReason);
+    }
   }
 
   private scheduleExpiry(session: Session, connection: Connection, now: number): void {

@@ -54,6 +54,13 @@ export interface BrokerOptions {
   /** Whether retained messages are supported (Retain Available). Default true. */
   retainAvailable?: boolean;
   /**
+   * Most retained messages kept (distinct topics). When full, a retained PUBLISH for a topic that has none is still
+   * delivered to the current subscribers but not retained (nor stored), and counted in stats.retainedDropped
+   * ($SYS/broker/retained messages/dropped); replacing or deleting an existing retained message always works. The
+   * limit applies at startup restore too. Default 1,000,000. 0 = no limit.
+   */
+  maxRetainedMessages?: number;
+  /**
    * Largest Session Expiry Interval granted, in seconds (a longer request is reduced and announced in
    * CONNACK). Default 0xFFFFFFFF (no limit).
    */
@@ -84,6 +91,7 @@ export const DEFAULT_OPTIONS: Required<Omit<BrokerOptions, 'hooks' | 'store' | '
   topicAliasMaximum: 10,
   maximumQoS: 2,
   retainAvailable: true,
+  maxRetainedMessages: 1_000_000,
   maxSessionExpiryInterval: 0xffff_ffff,
   sysInterval: 10,
   clientIdPrefix: 'midge-',

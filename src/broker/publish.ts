@@ -37,6 +37,12 @@ export function storeRetained(broker: BrokerCore, message: Message): void {
     if (broker.retained.delete(topic)) broker.storeWriter?.push({ op: 'deleteRetained', topic });
     return;
   }
+  const limit = broker.options.maxRetainedMessages;
+  if (limit > 0 && broker.retained.size >= limit && broker.retained.get(topic) === undefined) {
+    // The retained store is full: a new topic is not retained (the message is still routed), see options.ts.
+    broker.stats.retainedDropped++;
+    return;
+  }
   // A copy of its own: the live message's encode cache and socket-chunk payload are not kept for the long term.
   const kept: Message = { ...message };
   detachMessage(kept);

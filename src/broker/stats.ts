@@ -10,6 +10,8 @@ export interface BrokerStats {
   messagesSent: number;
   /** Messages not delivered to a subscriber (queue full, expired, too large, offline QoS 0, session ended). */
   messagesDropped: number;
+  /** Retained messages for a new topic not kept because the retained store was full (maxRetainedMessages). */
+  retainedDropped: number;
   bytesReceived: number;
   bytesSent: number;
 }
@@ -21,6 +23,7 @@ export function createStats(): BrokerStats {
     messagesReceived: 0,
     messagesSent: 0,
     messagesDropped: 0,
+    retainedDropped: 0,
     bytesReceived: 0,
     bytesSent: 0,
   };

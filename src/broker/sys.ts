@@ -41,6 +41,7 @@ export class SysPublisher {
     set('publish/messages/dropped', stats.messagesDropped);
     set('subscriptions/count', broker.trie.size);
     set('retained messages/count', broker.retained.size);
+    set('retained messages/dropped', stats.retainedDropped);
     set('bytes/received', stats.bytesReceived);
     set('bytes/sent', stats.bytesSent);
     return values;

@@ -120,8 +120,11 @@ export class PacketDecoder implements DecodeContext {
   validatePayloadFormat: boolean;
 
   private failure: PacketError | null = null;
-  /** An incomplete fixed header: at most 1 type byte + 3 Remaining Length bytes. */
-  private readonly head = new Uint8Array(5);
+  /**
+   * An incomplete fixed header: at most 1 type byte + 3 Remaining Length bytes. Allocated the first time a fixed
+   * header is split across chunks (rare): a broker holds one decoder per idle connection.
+   */
+  private head: Uint8Array | null = null;
   private headLength = 0;
   /** The body being assembled (exactly Remaining Length bytes), its fill level, and its fixed header's first byte. */
   private body: Uint8Array | null = null;
@@ -215,6 +218,7 @@ export class PacketDecoder implements DecodeContext {
       checkFirstByte(b0, this.protocolVersion);
       const headerEnd = this.parseRemainingLength(data, pos + 1, len);
       if (headerEnd < 0) {
+        this.head ??= new Uint8Array(5);
         this.head.set(data.subarray(pos, len), 0);
         this.headLength = len - pos;
         return;
@@ -288,17 +292,18 @@ export class PacketDecoder implements DecodeContext {
 
   /** Completes a fixed header held in this.head with the first bytes of `data`. */
   private continueHead(data: Uint8Array, onPacket: (packet: Packet) => void): number {
+    const head = this.head!;
     const held = this.headLength;
     const take = Math.min(5 - held, data.length);
-    for (let k = 0; k < take; k++) this.head[held + k] = data[k]!;
-    const headerEnd = this.parseRemainingLength(this.head, 1, held + take);
+    for (let k = 0; k < take; k++) head[held + k] = data[k]!;
+    const headerEnd = this.parseRemainingLength(head, 1, held + take);
     if (headerEnd < 0) {
       this.headLength = held + take;
       return -1;
     }
     this.headLength = 0;
     const bodyStart = headerEnd - held; // index in data where the body starts
-    return this.frame(this.head[0]!, headerEnd, data, bodyStart, onPacket);
+    return this.frame(head[0]!, headerEnd, data, bodyStart, onPacket);
   }
 
   /** Adds the first bytes of `data` to the body being assembled; decodes it once complete. */

@@ -4,7 +4,12 @@
  *   before CONNACK: a CONNACK with the reason code (5.0) / the 3.1.1 return code if one fits, then close;
  *   after CONNACK:  a DISCONNECT with the reason code (5.0), then close; 3.1/3.1.1: just close.
  * The connection is the session's {@link SessionLink}. It never opens a socket: any Duplex will do.
+ *
+ * Cost per connection matters (a broker holds many idle ones): the stream listeners are shared functions that find
+ * their Connection through a symbol on the stream, the connect timeout / keep alive / closing linger are one entry
+ * in the broker's timer wheel (no Timeout object), and buffers and maps are allocated when first used.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   ConnectReturnCode,
@@ -25,7 +30,43 @@ import { ProtocolViolation } from '../errors.js';
 import type { ClientInfo } from '../hooks.js';
 import { type Outgoing, outgoingProperties } from '../message.js';
 import type { Session, SessionLink } from '../session/session.js';
+import type { WheelEntry } from '../timers.js';
 import { dispatch } from './dispatch.js';
+
+/** Output of one turn up to this size is copied into one buffer and written once; above it, corked writes. */
+const MAX_COALESCE = 64 * 1024;
+/** How long a closed connection's socket may take to finish sending before it is destroyed. */
+const CLOSE_LINGER_MS = 1000;
+
+const kConnection = Symbol('midge.connection');
+type AttachedStream = Duplex & { [kConnection]?: Connection };
+
+// Stream listeners shared by every connection (`this` is the stream): no closures per socket.
+function onStreamData(this: AttachedStream, chunk: Buffer): void {
+  this[kConnection]?.onData(chunk);
+}
+function onStreamDrain(this: AttachedStream): void {
+  this[kConnection]?.onDrain();
+}
+function onStreamEnd(this: AttachedStream): void {
+  const connection = this[kConnection];
+  connection?.close(connection.normalDisconnect ? 'client disconnected' : 'connection closed by client');
+}
+function onStreamClose(this: AttachedStream): void {
+  const connection = this[kConnection];
+  if (connection === undefined) return;
+  connection.close(connection.normalDisconnect ? 'client disconnected' : 'connection lost');
+  connection.broker.wheel.cancel(connection); // the closing linger, if any
+}
+function onStreamError(this: AttachedStream, error: Error): void {
+  this[kConnection]?.onStreamError(error);
+}
+
+/** The connection whose bytes the decoder is decoding (the decoder calls back synchronously; nesting is restored). */
+let decoding: Connection | undefined;
+function onDecodedPacket(packet: Packet): void {
+  decoding!.onPacket(packet);
+}
 
 export const ConnectionState = {
   AwaitingConnect: 0,
@@ -61,13 +102,15 @@ export function connackReturnCode311(reasonCode: number): number | undefined {
   }
 }
 
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, WheelEntry {
   state: ConnectionState = ConnectionState.AwaitingConnect;
   protocolVersion: ProtocolVersion = 4;
   clientId = '';
   username: string | undefined;
   session: Session | undefined;
-  info: ClientInfo | undefined;
+  /** True once a CONNECT has been taken in (client id, user name and version known): `info` is then defined. */
+  identified = false;
+  private clientInfo: ClientInfo | undefined;
   /** Seconds, after Server Keep Alive. */
   keepAlive = 0;
   will: Will | undefined;
@@ -79,8 +122,6 @@ export class Connection implements SessionLink {
   clientMaximumPacketSize = MAX_PACKET_SIZE;
   /** 5.0 Request Problem Information; false = no Reason Strings except in CONNACK/DISCONNECT [MQTT-3.1.2-29]. */
   problemInformation = true;
-  /** Client → broker topic aliases (5.0). */
-  readonly topicAliases = new Map<number, string>();
   /** Why the connection ended, for logs and the clientDisconnected event. */
   closeReason = '';
   /** True once the client sent DISCONNECT (the will is then discarded unless reason 0x04). */
@@ -88,57 +129,123 @@ export class Connection implements SessionLink {
 
   readonly decoder: PacketDecoder;
   private lastActivity = Date.now();
-  private connectTimer: NodeJS.Timeout | undefined;
-  private keepAliveTimer: NodeJS.Timeout | undefined;
-  private corked = false;
   private busy = false;
   /** Reading stopped because this client does not read what we send it (its acks pile up). */
   private readPaused = false;
-  private backlog: Packet[] = [];
+  /** True while a chunk of this connection is being handled: its output is flushed at the end of it. */
+  private reading = false;
+  /** Packets that arrived while an async handler was pending. */
+  private backlog: Packet[] | undefined;
+  /** Output not yet handed to the stream: the first chunk, then the others, and their total size. */
+  private outFirst: Uint8Array | undefined;
+  private outMore: Uint8Array[] | undefined;
+  private outBytes = 0;
+  private aliases: Map<number, string> | undefined;
+
+  // WheelEntry: one deadline at a time: connect timeout, then keep alive, then the closing linger.
+  wheelDeadline = 0;
+  wheelSlot = -1;
+  wheelNext: WheelEntry | undefined;
+  wheelPrev: WheelEntry | undefined;
 
   constructor(
     readonly broker: BrokerCore,
     readonly stream: Duplex,
-    readonly remoteAddress: string | undefined,
+    /** The peer's address if the transport knows it better than the stream (else the socket's, read when needed). */
+    private readonly peerAddress?: string,
   ) {
     const { options } = broker;
     this.decoder = new PacketDecoder({ maximumPacketSize: options.maxPacketSize });
-    stream.on('data', this.onData);
-    stream.on('drain', this.onDrain);
-    stream.on('error', this.onStreamError);
-    stream.on('end', this.onStreamEnd);
-    stream.on('close', this.onStreamClose);
-    this.connectTimer = setTimeout(() => this.close('connect timeout'), options.connectTimeout * 1000);
-    this.connectTimer.unref?.();
+    (stream as AttachedStream)[kConnection] = this;
+    stream.on('data', onStreamData);
+    stream.on('drain', onStreamDrain);
+    stream.on('error', onStreamError);
+    stream.on('end', onStreamEnd);
+    stream.on('close', onStreamClose);
+    broker.wheel.schedule(this, this.lastActivity + options.connectTimeout * 1000);
+  }
+
+  /** The client's address: the one given to Broker.handle, else the socket's (a getpeername call, made lazily). */
+  get remoteAddress(): string | undefined {
+    return this.peerAddress ?? (this.stream as Partial<Socket>).remoteAddress;
+  }
+
+  /**
+   * What hooks and events see of the client; undefined before CONNECT. Made on first use: it reads the peer address,
+   * a system call most connections never need.
+   */
+  get info(): ClientInfo | undefined {
+    if (this.clientInfo === undefined && this.identified) {
+      this.clientInfo = {
+        clientId: this.clientId,
+        username: this.username,
+        protocolVersion: this.protocolVersion,
+        remoteAddress: this.remoteAddress,
+      };
+    }
+    return this.clientInfo;
+  }
+
+  /**
+   * CONNECT taken in (clientId, username and protocolVersion set). The ClientInfo is made now, while the socket is
+   * surely open, if a hook or an event listener may look at it; otherwise only if one asks later.
+   */
+  identify(): void {
+    this.identified = true;
+    const broker = this.broker;
+    if (
+      broker.options.hooks !== undefined ||
+      broker.listenerCount('clientConnected') > 0 ||
+      broker.listenerCount('clientDisconnected') > 0
+    ) {
+      this.clientInfo = undefined;
+      void this.info;
+    }
+  }
+
+  /** Client → broker topic aliases (5.0), created on first use. */
+  get topicAliases(): Map<number, string> {
+    if (this.aliases === undefined) this.aliases = new Map();
+    return this.aliases;
   }
 
   // ─── reading ────────────────────────────────────────────────────────────────────────────────────────────────
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** @internal stream 'data'. */
+  onData(chunk: Buffer): void {
     if (this.state === ConnectionState.Closed) return;
     this.lastActivity = Date.now();
     this.broker.stats.bytesReceived += chunk.length;
+    const outer = decoding;
+    decoding = this;
+    this.reading = true;
     try {
-      this.decoder.decode(chunk, this.onPacket);
+      this.decoder.decode(chunk, onDecodedPacket);
     } catch (error) {
       this.fail(error);
-      return;
+    } finally {
+      decoding = outer;
+      this.reading = false;
     }
+    // The answers to this chunk (CONNACK, PUBACK, SUBACK...) go out now, in one write.
+    this.flush();
     if (!this.writable && this.state === ConnectionState.Connected && !this.readPaused) {
       // A client that sends without reading our answers: stop reading it until its socket drains.
       this.readPaused = true;
       this.stream.pause();
     }
-  };
+  }
 
-  private readonly onPacket = (packet: Packet): void => {
+  /** @internal one decoded packet. */
+  onPacket(packet: Packet): void {
     if (this.state === ConnectionState.Closed) return;
     if (this.busy) {
+      if (this.backlog === undefined) this.backlog = [];
       this.backlog.push(packet);
       return;
     }
     this.run(packet);
-  };
+  }
 
   /** Runs one packet's handler; a handler that returns a Promise holds every later packet until it settles. */
   private run(packet: Packet): void {
@@ -152,64 +259,104 @@ export class Connection implements SessionLink {
     if (result !== undefined) {
       this.busy = true;
       this.stream.pause();
-      result.then(this.resume, (error: unknown) => {
-        this.busy = false;
-        this.fail(error);
-      });
+      result.then(
+        () => this.resume(),
+        (error: unknown) => {
+          this.busy = false;
+          this.fail(error);
+        },
+      );
     }
   }
 
-  private readonly resume = (): void => {
+  private resume(): void {
     this.busy = false;
-    while (!this.busy && this.backlog.length > 0 && this.state !== ConnectionState.Closed) {
-      const next = this.backlog.shift()!;
+    const backlog = this.backlog;
+    while (!this.busy && backlog !== undefined && backlog.length > 0 && this.state !== ConnectionState.Closed) {
+      const next = backlog.shift()!;
       this.run(next);
     }
     if (!this.busy && !this.readPaused && this.state !== ConnectionState.Closed) this.stream.resume();
-  };
+  }
 
   // ─── writing ────────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Sends a packet; writes of one event-loop turn go out together (cork / uncork on the next tick). */
+  /**
+   * Sends a packet. Output is gathered and handed to the stream in one write: at the end of the chunk being handled
+   * for this connection, else at the end of the current tick (the broker's flush list).
+   */
   send(packet: Packet): void {
     this.writeBytes(encode(packet, this.protocolVersion));
   }
 
   writeBytes(bytes: Uint8Array): void {
     if (this.state === ConnectionState.Closed || this.stream.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(this.uncork);
+    if (this.outFirst === undefined) {
+      this.outFirst = bytes;
+      if (!this.reading) this.broker.queueFlush(this);
+    } else {
+      if (this.outMore === undefined) this.outMore = [];
+      this.outMore.push(bytes);
     }
-    this.stream.write(bytes);
+    this.outBytes += bytes.length;
     this.broker.stats.bytesSent += bytes.length;
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.stream.uncork();
-  };
+  /** Hands the gathered output to the stream: one buffer if small, else corked writes (no copy). */
+  flush(): void {
+    const first = this.outFirst;
+    if (first === undefined) return;
+    const more = this.outMore;
+    const total = this.outBytes;
+    this.outFirst = undefined;
+    this.outBytes = 0;
+    const stream = this.stream;
+    if (more === undefined || more.length === 0) {
+      if (!stream.destroyed) stream.write(first);
+      return;
+    }
+    if (!stream.destroyed) {
+      if (total <= MAX_COALESCE) {
+        const buffer = Buffer.allocUnsafe(total);
+        buffer.set(first, 0);
+        let offset = first.length;
+        for (let i = 0; i < more.length; i++) {
+          const chunk = more[i]!;
+          buffer.set(chunk, offset);
+          offset += chunk.length;
+        }
+        stream.write(buffer);
+      } else {
+        stream.cork();
+        stream.write(first);
+        for (let i = 0; i < more.length; i++) stream.write(more[i]!);
+        stream.uncork();
+      }
+    }
+    more.length = 0;
+  }
 
   /**
-   * SessionLink: false while the socket has more than maxWriteBuffer bytes waiting. The limit is never below the
-   * stream's high-water mark, so that whenever this turns false a write has returned false and 'drain' will follow.
+   * SessionLink: false while more than maxWriteBuffer bytes wait (gathered or in the socket). The limit is never below
+   * the stream's high-water mark, so that whenever this turns false the flush's write returns false and 'drain' will
+   * follow.
    */
   get writable(): boolean {
     const stream = this.stream;
     return (
       this.state === ConnectionState.Connected &&
-      stream.writableLength < Math.max(this.broker.options.maxWriteBuffer, stream.writableHighWaterMark)
+      stream.writableLength + this.outBytes < Math.max(this.broker.options.maxWriteBuffer, stream.writableHighWaterMark)
     );
   }
 
-  private readonly onDrain = (): void => {
+  /** @internal stream 'drain'. */
+  onDrain(): void {
     if (this.readPaused) {
       this.readPaused = false;
       if (!this.busy && this.state !== ConnectionState.Closed) this.stream.resume();
     }
     this.session?.drain(Date.now());
-  };
+  }
 
   /** SessionLink: writes one PUBLISH for a subscriber; false if it exceeds the client's Maximum Packet Size. */
   sendPublish(outgoing: Outgoing, packetId: number | undefined, dup: boolean): boolean {
@@ -277,25 +424,32 @@ export class Connection implements SessionLink {
   // ─── timers ─────────────────────────────────────────────────────────────────────────────────────────────────
 
   clearConnectTimer(): void {
-    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
+    this.broker.wheel.cancel(this);
   }
 
   /** [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0): close after one and a half times the Keep Alive without any packet from the client. */
   startKeepAlive(): void {
     if (this.keepAlive <= 0) return;
-    const limit = this.keepAlive * 1500;
-    const check = (): void => {
-      const idle = Date.now() - this.lastActivity;
-      if (idle >= limit) {
-        this.fail(new ProtocolViolation(ReasonCode.KeepAliveTimeout, 'keep alive timeout'));
+    this.broker.wheel.schedule(this, this.lastActivity + this.keepAlive * 1500);
+  }
+
+  /** WheelEntry: the connect timeout, the keep alive check, or the end of the closing linger. */
+  onWheelTimeout(now: number): void {
+    switch (this.state) {
+      case ConnectionState.AwaitingConnect:
+        this.close('connect timeout');
+        return;
+      case ConnectionState.Connected: {
+        if (this.keepAlive <= 0) return;
+        const deadline = this.lastActivity + this.keepAlive * 1500;
+        if (now >= deadline) this.fail(new ProtocolViolation(ReasonCode.KeepAliveTimeout, 'keep alive timeout'));
+        else this.broker.wheel.schedule(this, deadline);
         return;
       }
-      this.keepAliveTimer = setTimeout(check, limit - idle);
-      this.keepAliveTimer.unref?.();
-    };
-    this.keepAliveTimer = setTimeout(check, limit);
-    this.keepAliveTimer.unref?.();
+      case ConnectionState.Closed:
+        this.stream.destroy();
+        return;
+    }
   }
 
   // ─── ending ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -392,34 +546,22 @@ export class Connection implements SessionLink {
     const wasConnected = this.state === ConnectionState.Connected;
     this.state = ConnectionState.Closed;
     this.closeReason = reason;
-    this.clearConnectTimer();
-    if (this.keepAliveTimer !== undefined) clearTimeout(this.keepAliveTimer);
-    this.keepAliveTimer = undefined;
-    this.backlog = [];
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
+    const wheel = this.broker.wheel;
+    wheel.cancel(this);
+    this.backlog = undefined;
+    this.flush();
     this.broker.connectionClosed(this, wasConnected);
     if (!this.stream.destroyed) {
       this.stream.end();
-      const timer = setTimeout(() => this.stream.destroy(), 1000);
-      timer.unref?.();
-      this.stream.once('close', () => clearTimeout(timer));
+      // Destroyed if it has not closed within the linger; its 'close' cancels this.
+      if (!this.stream.destroyed) wheel.schedule(this, Date.now() + CLOSE_LINGER_MS);
     }
   }
 
-  private readonly onStreamEnd = (): void => {
-    this.close(this.normalDisconnect ? 'client disconnected' : 'connection closed by client');
-  };
-
-  private readonly onStreamClose = (): void => {
-    this.close(this.normalDisconnect ? 'client disconnected' : 'connection lost');
-  };
-
-  private readonly onStreamError = (error: Error): void => {
+  /** @internal stream 'error'. */
+  onStreamError(error: Error): void {
     this.broker.logger?.debug({ err: error, clientId: this.clientId }, 'socket error');
     this.close(`socket error: ${error.message}`);
     this.stream.destroy();
-  };
+  }
 }

@@ -33,29 +33,32 @@ export interface PubrecResult {
   completed: InflightEntry | undefined;
 }
 
+/** Shared by every window with nothing in flight (most idle sessions): the map is created on the first send. */
+const NO_ENTRIES: ReadonlyMap<number, InflightEntry> = new Map();
+
 export class OutgoingInflight {
-  private readonly entries = new Map<number, InflightEntry>();
+  private entries: Map<number, InflightEntry> | undefined;
   readonly packetIds = new PacketIdAllocator();
 
   /** @param limit the send quota: min(client's Receive Maximum, broker's maxInflight) [MQTT-3.3.4-9]. */
   constructor(public limit: number) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.entries === undefined ? 0 : this.entries.size;
   }
 
   /** True if no further QoS 1/2 PUBLISH may be sent until one is acknowledged [MQTT-3.3.4-9]. */
   get full(): boolean {
-    return this.entries.size >= this.limit || this.packetIds.size >= 65_535;
+    return this.size >= this.limit || this.packetIds.size >= 65_535;
   }
 
   get(packetId: number): InflightEntry | undefined {
-    return this.entries.get(packetId);
+    return this.entries?.get(packetId);
   }
 
   /** Starts delivery of a QoS 1/2 message; undefined if the window is full. */
   start(outgoing: Outgoing): InflightEntry | undefined {
-    if (outgoing.qos === 0 || this.entries.size >= this.limit) return undefined;
+    if (outgoing.qos === 0 || this.size >= this.limit) return undefined;
     const packetId = this.packetIds.allocate();
     if (packetId === undefined) return undefined;
     const entry: InflightEntry = {
@@ -63,6 +66,7 @@ export class OutgoingInflight {
       outgoing,
       state: outgoing.qos === 1 ? OutgoingState.AwaitingPuback : OutgoingState.AwaitingPubrec,
     };
+    if (this.entries === undefined) this.entries = new Map();
     this.entries.set(packetId, entry);
     return entry;
   }
@@ -70,13 +74,14 @@ export class OutgoingInflight {
   /** Puts back an entry restored from a store (its packet id must be free). */
   restore(entry: InflightEntry): boolean {
     if (!this.packetIds.reserve(entry.packetId)) return false;
+    if (this.entries === undefined) this.entries = new Map();
     this.entries.set(entry.packetId, entry);
     return true;
   }
 
   /** PUBACK received: the completed entry, or undefined if the id was not awaiting a PUBACK. */
   puback(packetId: number): InflightEntry | undefined {
-    const entry = this.entries.get(packetId);
+    const entry = this.entries?.get(packetId);
     if (entry === undefined || entry.state !== OutgoingState.AwaitingPuback) return undefined;
     this.remove(packetId);
     return entry;
@@ -84,7 +89,7 @@ export class OutgoingInflight {
 
   /** PUBREC received. */
   pubrec(packetId: number, reasonCode = 0): PubrecResult {
-    const entry = this.entries.get(packetId);
+    const entry = this.entries?.get(packetId);
     if (entry === undefined || entry.state === OutgoingState.AwaitingPuback) {
       // Unknown id: answer PUBREL 0x92 (Packet Identifier not found) so the client can release its state.
       return { pubrel: 0x92, completed: undefined };
@@ -100,7 +105,7 @@ export class OutgoingInflight {
 
   /** PUBCOMP received: the completed entry, or undefined if the id was not awaiting a PUBCOMP. */
   pubcomp(packetId: number): InflightEntry | undefined {
-    const entry = this.entries.get(packetId);
+    const entry = this.entries?.get(packetId);
     if (entry === undefined || entry.state !== OutgoingState.AwaitingPubcomp) return undefined;
     this.remove(packetId);
     return entry;
@@ -108,7 +113,7 @@ export class OutgoingInflight {
 
   /** Abandons an entry in any state (e.g. the PUBLISH could not be sent at all). */
   abort(packetId: number): InflightEntry | undefined {
-    const entry = this.entries.get(packetId);
+    const entry = this.entries?.get(packetId);
     if (entry !== undefined) this.remove(packetId);
     return entry;
   }
@@ -118,28 +123,33 @@ export class OutgoingInflight {
    * entries not yet PUBREC'd [MQTT-3.3.1-1], PUBREL for those awaiting PUBCOMP.
    */
   pending(): IterableIterator<InflightEntry> {
-    return this.entries.values();
+    return (this.entries ?? NO_ENTRIES).values();
   }
 
   clear(): InflightEntry[] {
-    const all = [...this.entries.values()];
-    this.entries.clear();
+    const entries = this.entries;
+    if (entries === undefined || entries.size === 0) return [];
+    const all = [...entries.values()];
+    this.entries = undefined;
     this.packetIds.clear();
     return all;
   }
 
   private remove(packetId: number): void {
-    this.entries.delete(packetId);
+    this.entries!.delete(packetId);
     this.packetIds.release(packetId);
   }
 }
 
 /** Incoming QoS 2 packet ids awaiting PUBREL (method B of §4.3.3). */
+const NO_IDS: ReadonlySet<number> = new Set();
+
 export class IncomingQos2 {
-  private readonly ids = new Set<number>();
+  /** Created on the first QoS 2 PUBLISH received. */
+  private ids: Set<number> | undefined;
 
   get size(): number {
-    return this.ids.size;
+    return this.ids === undefined ? 0 : this.ids.size;
   }
 
   /**
@@ -147,25 +157,26 @@ export class IncomingQos2 {
    * already received and not yet released [MQTT-4.3.3-9].
    */
   publish(packetId: number): boolean {
-    if (this.ids.has(packetId)) return false;
+    if (this.ids === undefined) this.ids = new Set();
+    else if (this.ids.has(packetId)) return false;
     this.ids.add(packetId);
     return true;
   }
 
   /** PUBREL arrived: releases the id; false if it was unknown (MQTT 5.0 answers PUBCOMP 0x92). */
   pubrel(packetId: number): boolean {
-    return this.ids.delete(packetId);
+    return this.ids?.delete(packetId) === true;
   }
 
   has(packetId: number): boolean {
-    return this.ids.has(packetId);
+    return this.ids?.has(packetId) === true;
   }
 
   values(): IterableIterator<number> {
-    return this.ids.values();
+    return (this.ids ?? NO_IDS).values();
   }
 
   clear(): void {
-    this.ids.clear();
+    this.ids = undefined;
   }
 }

@@ -5,28 +5,32 @@
 export const MAX_PACKET_ID = 65_535;
 
 export class PacketIdAllocator {
-  private readonly inUse = new Set<number>();
+  /** Created on the first allocation (an idle session never needs it). */
+  private inUse: Set<number> | undefined;
   private last = 0;
 
   /** Number of ids currently in use. */
   get size(): number {
-    return this.inUse.size;
+    return this.inUse === undefined ? 0 : this.inUse.size;
   }
 
   /** The next free id, now marked in use; undefined if all 65,535 are in use. */
   allocate(): number | undefined {
-    if (this.inUse.size >= MAX_PACKET_ID) return undefined;
+    if (this.inUse === undefined) this.inUse = new Set();
+    const inUse = this.inUse;
+    if (inUse.size >= MAX_PACKET_ID) return undefined;
     let id = this.last;
     do {
       id = id >= MAX_PACKET_ID ? 1 : id + 1;
-    } while (this.inUse.has(id));
+    } while (inUse.has(id));
     this.last = id;
-    this.inUse.add(id);
+    inUse.add(id);
     return id;
   }
 
   /** Marks a specific id as in use (used when restoring a session). Returns false if it already was. */
   reserve(id: number): boolean {
+    if (this.inUse === undefined) this.inUse = new Set();
     if (this.inUse.has(id)) return false;
     this.inUse.add(id);
     return true;
@@ -34,14 +38,14 @@ export class PacketIdAllocator {
 
   /** Frees an id; returns false if it was not in use. */
   release(id: number): boolean {
-    return this.inUse.delete(id);
+    return this.inUse?.delete(id) === true;
   }
 
   has(id: number): boolean {
-    return this.inUse.has(id);
+    return this.inUse?.has(id) === true;
   }
 
   clear(): void {
-    this.inUse.clear();
+    this.inUse = undefined;
   }
 }

@@ -10,7 +10,13 @@
  */
 import type { Outgoing } from '../message.js';
 
-export type QueueResult = { queued: true; evicted: Outgoing | undefined } | { queued: false; evicted: undefined };
+export type QueueResult =
+  | { readonly queued: true; readonly evicted: Outgoing | undefined }
+  | { readonly queued: false; readonly evicted: undefined };
+
+// The common results are shared: queueing a message allocates nothing but its slot.
+const QUEUED: QueueResult = Object.freeze({ queued: true, evicted: undefined });
+const REFUSED: QueueResult = Object.freeze({ queued: false, evicted: undefined });
 
 export class MessageQueue {
   private items: (Outgoing | undefined)[] = [];
@@ -26,12 +32,12 @@ export class MessageQueue {
   push(outgoing: Outgoing): QueueResult {
     let evicted: Outgoing | undefined;
     if (this.length >= this.limit) {
-      if (outgoing.qos === 0 || this.qos0Count === 0) return { queued: false, evicted: undefined };
+      if (outgoing.qos === 0 || this.qos0Count === 0) return REFUSED;
       evicted = this.evictOldestQos0();
     }
     this.items.push(outgoing);
     if (outgoing.qos === 0) this.qos0Count++;
-    return { queued: true, evicted };
+    return evicted === undefined ? QUEUED : { queued: true, evicted };
   }
 
   peek(): Outgoing | undefined {
@@ -78,6 +84,7 @@ export class MessageQueue {
   }
 
   clear(): Outgoing[] {
+    if (this.length === 0) return [];
     const all = [...this];
     this.items = [];
     this.head = 0;

@@ -53,9 +53,12 @@ export class Session {
   /** Absolute ms when an offline session expires (undefined while connected or if it never expires). */
   expiresAt: number | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
-  readonly inflight: OutgoingInflight;
-  readonly incoming = new IncomingQos2();
-  readonly queue: MessageQueue;
+  // Created on first use: most sessions of idle clients never need them.
+  private inflightWindow: OutgoingInflight | undefined;
+  private incomingIds: IncomingQos2 | undefined;
+  private messageQueue: MessageQueue | undefined;
+  /** The send quota for the inflight window, kept while the window does not exist yet. */
+  private inflightLimit: number;
   /** Set by the broker when it has a store. */
   persistence: SessionPersistence | undefined;
   /** Next sequence number for persisted messages. */
@@ -66,8 +69,29 @@ export class Session {
     private readonly options: SessionOptions,
     private readonly observer: SessionObserver,
   ) {
-    this.inflight = new OutgoingInflight(options.maxInflight);
-    this.queue = new MessageQueue(options.maxQueuedMessages);
+    this.inflightLimit = options.maxInflight;
+  }
+
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement. */
+  get inflight(): OutgoingInflight {
+    if (this.inflightWindow === undefined) this.inflightWindow = new OutgoingInflight(this.inflightLimit);
+    return this.inflightWindow;
+  }
+
+  /** Incoming QoS 2 packet ids awaiting PUBREL. */
+  get incoming(): IncomingQos2 {
+    if (this.incomingIds === undefined) this.incomingIds = new IncomingQos2();
+    return this.incomingIds;
+  }
+
+  /** Messages waiting for this subscriber. */
+  get queue(): MessageQueue {
+    if (this.messageQueue === undefined) this.messageQueue = new MessageQueue(this.options.maxQueuedMessages);
+    return this.messageQueue;
+  }
+
+  private get queuedCount(): number {
+    return this.messageQueue === undefined ? 0 : this.messageQueue.length;
   }
 
   get connected(): boolean {
@@ -86,7 +110,7 @@ export class Session {
       this.enqueue(outgoing);
       return;
     }
-    if (!link.writable || this.queue.length > 0) {
+    if (this.queuedCount > 0 || !link.writable) {
       this.enqueue(outgoing);
       return;
     }
@@ -104,19 +128,20 @@ export class Session {
   /** Moves queued messages into the inflight window / onto the socket while both have room. */
   drain(now: number): void {
     const link = this.link;
-    if (link === undefined) return;
+    const queue = this.messageQueue;
+    if (link === undefined || queue === undefined) return;
     while (link.writable) {
-      const next = this.queue.peek();
+      const next = queue.peek();
       if (next === undefined) return;
       if (isExpired(next.message, now)) {
         // [MQTT-3.3.2-5] an expired message whose onward delivery has not started is deleted.
-        this.queue.shift();
+        queue.shift();
         if (next.seq !== undefined) this.persistence?.done(this, next);
         this.observer.messageDropped(this, next, 'expired');
         continue;
       }
       if (next.qos > 0 && this.inflight.full) return;
-      this.queue.shift();
+      queue.shift();
       if (next.qos === 0) this.sendQos0(link, next);
       else this.sendNew(link, next);
     }
@@ -133,10 +158,14 @@ export class Session {
       clearTimeout(this.expiryTimer);
       this.expiryTimer = undefined;
     }
-    this.inflight.limit = Math.min(receiveMaximum, this.options.maxInflight);
-    for (const entry of this.inflight.pending()) {
-      if (entry.state === OutgoingState.AwaitingPubcomp) link.sendPubrel(entry.packetId, 0);
-      else link.sendPublish(entry.outgoing, entry.packetId, true);
+    this.inflightLimit = Math.min(receiveMaximum, this.options.maxInflight);
+    const window = this.inflightWindow;
+    if (window !== undefined) {
+      window.limit = this.inflightLimit;
+      for (const entry of window.pending()) {
+        if (entry.state === OutgoingState.AwaitingPubcomp) link.sendPubrel(entry.packetId, 0);
+        else link.sendPublish(entry.outgoing, entry.packetId, true);
+      }
     }
     this.drain(now);
   }
@@ -144,13 +173,15 @@ export class Session {
   /** The connection went away; QoS 0 messages queued for it are dropped unless queueQos0Offline. */
   detach(): void {
     this.link = undefined;
-    if (!this.options.queueQos0Offline) {
-      for (const dropped of this.queue.removeQos0()) this.observer.messageDropped(this, dropped, 'offline-qos0');
+    if (!this.options.queueQos0Offline && this.messageQueue !== undefined) {
+      for (const dropped of this.messageQueue.removeQos0()) {
+        this.observer.messageDropped(this, dropped, 'offline-qos0');
+      }
     }
   }
 
   puback(packetId: number, now: number): boolean {
-    const entry = this.inflight.puback(packetId);
+    const entry = this.inflightWindow?.puback(packetId);
     if (entry === undefined) return false;
     this.completed(entry, now);
     return true;
@@ -168,7 +199,7 @@ export class Session {
   }
 
   pubcomp(packetId: number, now: number): boolean {
-    const entry = this.inflight.pubcomp(packetId);
+    const entry = this.inflightWindow?.pubcomp(packetId);
     if (entry === undefined) return false;
     this.completed(entry, now);
     return true;
@@ -178,16 +209,22 @@ export class Session {
   destroy(): void {
     if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    for (const entry of this.inflight.clear()) this.observer.messageDropped(this, entry.outgoing, 'session-ended');
-    for (const outgoing of this.queue.clear()) this.observer.messageDropped(this, outgoing, 'session-ended');
-    this.incoming.clear();
+    if (this.inflightWindow !== undefined) {
+      for (const entry of this.inflightWindow.clear()) {
+        this.observer.messageDropped(this, entry.outgoing, 'session-ended');
+      }
+    }
+    if (this.messageQueue !== undefined) {
+      for (const outgoing of this.messageQueue.clear()) this.observer.messageDropped(this, outgoing, 'session-ended');
+    }
+    this.incomingIds?.clear();
     this.link = undefined;
   }
 
   private completed(entry: InflightEntry, now: number): void {
     if (entry.outgoing.seq !== undefined) this.persistence?.done(this, entry.outgoing);
     this.observer.messageDelivered(this, entry.outgoing);
-    if (this.queue.length > 0) this.drain(now);
+    if (this.queuedCount > 0) this.drain(now);
   }
 
   private enqueue(outgoing: Outgoing): void {

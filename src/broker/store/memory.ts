@@ -27,6 +27,17 @@ export class MemoryStore implements Store {
   private readonly wills = new Map<string, WillRecord>();
   /** Number of write() calls, for tests. */
   writes = 0;
+  /**
+   * False: nothing outlives the process. Tests may set `durable: true` (and `failWrites`) to exercise the broker's
+   * ack-after-commit path without a real durable store.
+   */
+  readonly durable: boolean;
+  /** Tests: make write() reject (after applying nothing). */
+  failWrites = false;
+
+  constructor(options: { durable?: boolean } = {}) {
+    this.durable = options.durable ?? false;
+  }
 
   async open(): Promise<void> {}
 
@@ -51,6 +62,7 @@ export class MemoryStore implements Store {
 
   async write(batch: readonly StoreOperation[]): Promise<void> {
     this.writes++;
+    if (this.failWrites) throw new Error('memory store: write failed (failWrites)');
     for (const operation of batch) this.apply(operation);
   }
 

@@ -134,6 +134,8 @@ function redact(url: string): string {
 type ScanReply = [cursor: Buffer, elements: Buffer[]];
 
 export class RedisStore implements Store {
+  /** A committed batch outlives the process (see the module comment for power loss). */
+  readonly durable = true;
   readonly url: string;
   readonly prefix: string;
   private redis: Redis | undefined;

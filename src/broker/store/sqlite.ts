@@ -251,6 +251,8 @@ interface WillRow extends MessageRow {
 }
 
 export class SqliteStore implements Store {
+  /** A committed batch outlives the process (see the module comment for power loss). */
+  readonly durable = true;
   readonly path: string;
   readonly synchronous: 'NORMAL' | 'FULL';
   private db: Database | undefined;

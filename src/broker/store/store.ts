@@ -92,6 +92,12 @@ export interface RestoredState {
 }
 
 export interface Store {
+  /**
+   * True if a resolved write() means the batch is committed to storage that outlives the process (SQLite, Redis).
+   * The broker then acknowledges a QoS 1/2 PUBLISH (PUBACK / PUBREC) only after the batch holding its effects is
+   * written (see {@link StoreWriter.barrier}); with a non-durable store (memory) it acknowledges at once.
+   */
+  readonly durable: boolean;
   /** Opens connections / files. Called once before restore(). */
   open(): Promise<void>;
   /** Reads the whole persisted state, once, at startup. */
@@ -102,14 +108,42 @@ export interface Store {
   close(): Promise<void>;
 }
 
+const ignore = (): void => {};
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A barrier nobody waits for must not become an unhandled rejection.
+  promise.catch(ignore);
+  return { promise, resolve, reject };
+}
+
 /**
  * Collects operations and hands them to the store once per event-loop turn. write() errors are reported,
  * never thrown into the broker.
+ *
+ * Batches are handed over without waiting for the previous write (a store applies them in order: SQLite is
+ * synchronous, Redis pipelines one connection), but their completions are chained: the completion of batch n
+ * settles only after that of batch n-1 has settled, so {@link barrier} promises settle in the order they were
+ * taken. One barrier promise per batch (shared by every caller in that turn), none when nobody asks.
  */
 export class StoreWriter {
   private batch: StoreOperation[] = [];
   private scheduled = false;
-  private pending = new Set<Promise<void>>();
+  /** Settles (never rejects) after every batch handed over so far has been written or has failed. */
+  private tail: Promise<void> = Promise.resolve();
+  /** The barrier of the batch being collected, created on the first barrier() call of the turn. */
+  private next: Deferred | undefined;
 
   constructor(
     private readonly store: Store,
@@ -124,21 +158,43 @@ export class StoreWriter {
     }
   }
 
+  /**
+   * Resolves once the batch being collected now (hence every operation pushed so far, and every earlier batch)
+   * has been written; rejects if that batch's write failed. With nothing collected it waits for the writes in
+   * flight (settling, never rejecting: their failures are not the caller's).
+   */
+  barrier(): Promise<void> {
+    if (this.batch.length === 0) return this.tail;
+    if (this.next === undefined) this.next = deferred();
+    return this.next.promise;
+  }
+
   /** Writes what is collected now and waits for every write in flight. */
   async flush(): Promise<void> {
     this.flushNow();
-    await Promise.allSettled([...this.pending]);
+    await this.tail;
   }
 
   private flushNow(): void {
     this.scheduled = false;
-    if (this.batch.length === 0) return;
+    const next = this.next;
+    this.next = undefined;
+    if (this.batch.length === 0) {
+      next?.resolve();
+      return;
+    }
     const batch = this.batch;
     this.batch = [];
-    const write = this.store
-      .write(batch)
-      .catch((error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error))))
-      .finally(() => this.pending.delete(write));
-    this.pending.add(write);
+    let failure: Error | undefined;
+    const written = this.store.write(batch).catch((error: unknown) => {
+      failure = error instanceof Error ? error : new Error(String(error));
+      this.onError(failure);
+    });
+    const previous = this.tail;
+    const completion = Promise.all([previous, written]);
+    this.tail = completion.then(ignore);
+    if (next !== undefined) {
+      completion.then(() => (failure === undefined ? next.resolve() : next.reject(failure)));
+    }
   }
 }

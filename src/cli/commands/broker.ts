@@ -1,11 +1,47 @@
 /**
  * `midge broker`: run a broker on TCP. With no options it listens on 127.0.0.1:1883 only — like Mosquitto 2.x
  * without a configuration file ("local only mode"); pass --host 0.0.0.0 to accept remote clients.
+ *
+ * State is persisted in SQLite (./data/midge.db) unless --store says otherwise (docs/persistence.md). SIGTERM /
+ * SIGINT: stop listening, disconnect clients, flush and close the store, exit 0.
  */
+import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { createBroker } from '../../broker/broker.js';
 import { DEFAULT_OPTIONS } from '../../broker/options.js';
+import type { RestoreSummary } from '../../broker/restore.js';
+import { createStore, type Store, type StoreKind } from '../../broker/store/index.js';
+
+const DEFAULT_DATA_DIR = './data';
+const SQLITE_FILE = 'midge.db';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+function redisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as redis://127.0.0.1:6379');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InvalidArgumentError('expected a redis:// or rediss:// URL');
+  }
+  return value;
+}
+
+function describeRestore(summary: RestoreSummary): string {
+  const parts = [
+    `${summary.sessions} sessions (${summary.subscriptions} subscriptions)`,
+    `${summary.retained} retained messages`,
+    `${summary.queued} queued and ${summary.inflight} in-flight messages`,
+  ];
+  if (summary.expiredSessions > 0) parts.push(`${summary.expiredSessions} expired sessions deleted`);
+  if (summary.droppedMessages + summary.droppedRetained > 0) {
+    parts.push(`${summary.droppedMessages + summary.droppedRetained} messages over the limits dropped`);
+  }
+  return `restored ${parts.join(', ')} in ${summary.durationMs} ms`;
+}
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -31,6 +67,34 @@ interface BrokerCommandOptions {
   maximumQos: number;
   retain: boolean;
   queueQos0: boolean;
+  maxRetainedMessages: number;
+  store: StoreKind;
+  dataDir: string;
+  redis: string;
+  sqliteSync: 'normal' | 'full';
+}
+
+/** The store the flags ask for, or a message saying why the flags do not fit together. */
+function storeFromOptions(options: BrokerCommandOptions, command: Command): { store: Store; where: string } | string {
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  if (options.store !== 'sqlite' && (given('dataDir') || given('sqliteSync'))) {
+    return '--data-dir and --sqlite-sync apply to --store sqlite only';
+  }
+  if (options.store !== 'redis' && given('redis')) return '--redis applies to --store redis only';
+  switch (options.store) {
+    case 'memory':
+      return { store: createStore('memory'), where: 'memory (nothing survives a restart)' };
+    case 'sqlite': {
+      const path = resolve(options.dataDir, SQLITE_FILE);
+      const synchronous = options.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
+      return {
+        store: createStore('sqlite', { path, synchronous }),
+        where: `sqlite ${path} (synchronous=${synchronous})`,
+      };
+    }
+    case 'redis':
+      return { store: createStore('redis', { url: options.redis }), where: `redis ${options.redis}` };
+  }
 }
 
 export function registerBrokerCommand(program: Command): void {
@@ -86,9 +150,43 @@ export function registerBrokerCommand(program: Command): void {
     .option('--maximum-qos <qos>', 'highest QoS accepted and granted (0, 1 or 2)', integer(0, 2), d.maximumQoS)
     .option('--no-retain', 'refuse retained messages (Retain Available = 0)')
     .option('--queue-qos0', 'also queue QoS 0 messages for offline persistent sessions')
-    .action(async (options: BrokerCommandOptions) => {
+    .option(
+      '--max-retained-messages <n>',
+      'retained messages kept; when full a new retained topic is not retained (0 = no limit)',
+      integer(0, 1_000_000_000),
+      d.maxRetainedMessages,
+    )
+    .addOption(
+      new Option(
+        '--store <kind>',
+        'where sessions, queued/in-flight messages and retained messages are persisted: memory (nothing survives ' +
+          'a restart), sqlite (a file, see --data-dir) or redis (see --redis)',
+      )
+        .choices(['memory', 'sqlite', 'redis'])
+        .default('sqlite'),
+    )
+    .option(
+      '--data-dir <dir>',
+      `folder of the SQLite store (file ${SQLITE_FILE}; created if missing)`,
+      DEFAULT_DATA_DIR,
+    )
+    .addOption(
+      new Option(
+        '--sqlite-sync <mode>',
+        'SQLite synchronous mode: normal survives a crash of the process, full also a power loss (slower)',
+      )
+        .choices(['normal', 'full'])
+        .default('normal'),
+    )
+    .option('--redis <url>', 'Redis server of the redis store', redisUrl, DEFAULT_REDIS_URL)
+    .action(async (options: BrokerCommandOptions, command: Command) => {
       const logger = pino({ level: options.logLevel });
+      const chosen = storeFromOptions(options, command);
+      if (typeof chosen === 'string') command.error(`error: ${chosen}`);
+      const { store, where } = chosen as { store: Store; where: string };
       const broker = createBroker({
+        store,
+        maxRetainedMessages: options.maxRetainedMessages,
         logger,
         connectTimeout: options.connectTimeout,
         maxConnections: options.maxConnections,
@@ -102,7 +200,18 @@ export function registerBrokerCommand(program: Command): void {
         maximumQoS: options.maximumQos as 0 | 1 | 2,
         queueQos0Offline: options.queueQos0 ?? false,
       });
-      const address = await broker.listen({ host: options.host, port: options.port });
+      let address: Awaited<ReturnType<typeof broker.listen>>;
+      try {
+        await broker.ready;
+        if (broker.restoreSummary !== undefined) {
+          logger.info({ store: where, ...broker.restoreSummary }, describeRestore(broker.restoreSummary));
+        }
+        address = await broker.listen({ host: options.host, port: options.port });
+      } catch (error) {
+        logger.fatal({ err: error, store: where }, `cannot start: ${(error as Error).message}`);
+        await broker.close().catch(() => {});
+        process.exit(1);
+      }
       logger.info(
         { address: address.address, port: address.port },
         `midge broker listening on ${address.address}:${address.port}`,

@@ -82,6 +82,7 @@ describe('StoreWriter', () => {
     const batches: StoreOperation[][] = [];
     const writer = new StoreWriter(
       {
+        durable: false,
         open: async () => {},
         close: async () => {},
         restore: async () => ({ sessions: [], retained: [], wills: [] }),
@@ -103,6 +104,7 @@ describe('StoreWriter', () => {
     const errors: Error[] = [];
     const writer = new StoreWriter(
       {
+        durable: false,
         open: async () => {},
         close: async () => {},
         restore: async () => ({ sessions: [], retained: [], wills: [] }),
@@ -115,5 +117,52 @@ describe('StoreWriter', () => {
     writer.push({ op: 'deleteRetained', topic: 'a' });
     await writer.flush();
     expect(errors.map((e) => e.message)).toEqual(['disk full']);
+  });
+
+  it('barrier(): one promise per batch, settling in batch order, rejecting only for its own failed batch', async () => {
+    const pending: { batch: StoreOperation[]; resolve: () => void; reject: (error: Error) => void }[] = [];
+    const errors: Error[] = [];
+    const writer = new StoreWriter(
+      {
+        durable: true,
+        open: async () => {},
+        close: async () => {},
+        restore: async () => ({ sessions: [], retained: [], wills: [] }),
+        write: (batch) =>
+          new Promise<void>((resolve, reject) => {
+            pending.push({ batch: [...batch], resolve, reject });
+          }),
+      },
+      (error) => errors.push(error),
+    );
+    const events: string[] = [];
+    const track = (name: string, promise: Promise<void>) =>
+      promise.then(
+        () => events.push(`${name} ok`),
+        (error: Error) => events.push(`${name} failed: ${error.message}`),
+      );
+    writer.push({ op: 'deleteRetained', topic: 'a' });
+    const first = writer.barrier();
+    expect(writer.barrier()).toBe(first);
+    const firstDone = track('first', first);
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.push({ op: 'deleteRetained', topic: 'b' });
+    const secondDone = track('second', writer.barrier());
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.push({ op: 'deleteRetained', topic: 'c' });
+    const thirdDone = track('third', writer.barrier());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pending.map((p) => p.batch.length)).toEqual([1, 1, 1]);
+    // The second batch is committed first and the third fails: still reported in batch order.
+    pending[1]!.resolve();
+    pending[2]!.reject(new Error('disk full'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual([]);
+    pending[0]!.resolve();
+    await Promise.all([firstDone, secondDone, thirdDone]);
+    expect(events).toEqual(['first ok', 'second ok', 'third failed: disk full']);
+    expect(errors.map((e) => e.message)).toEqual(['disk full']);
+    // Nothing collected: waits for nothing, never rejects for an earlier failure.
+    await expect(writer.barrier()).resolves.toBeUndefined();
   });
 });

@@ -70,18 +70,13 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     throw new ProtocolViolation(ReasonCode.ServerBusy, 'too many connections');
   }
 
-  connection.info = {
-    clientId,
-    username: packet.username,
-    protocolVersion: packet.protocolVersion,
-    remoteAddress: connection.remoteAddress,
-  };
+  connection.identify();
   const authenticate = options.hooks?.authenticate;
   if (authenticate === undefined) {
     accept(connection, packet, assigned);
     return;
   }
-  const result = authenticate({ ...connection.info, password: packet.password, connect: packet });
+  const result = authenticate({ ...connection.info!, password: packet.password, connect: packet });
   if (result instanceof Promise) {
     return result.then((answer) => afterAuthenticate(connection, packet, assigned, answer));
   }
@@ -181,5 +176,5 @@ function accept(connection: Connection, packet: ConnectPacket, assigned: boolean
   });
   session.attach(connection, connection.receiveMaximum, now);
   broker.logger?.debug({ clientId, protocolVersion: packet.protocolVersion, sessionPresent }, 'client connected');
-  broker.emit('clientConnected', connection.info!, sessionPresent);
+  if (broker.listenerCount('clientConnected') > 0) broker.emit('clientConnected', connection.info!, sessionPresent);
 }

@@ -2,11 +2,14 @@
  * PUBLISH from a client (§3.3): resolve the topic alias, check limits, authorize (hook), route, acknowledge.
  * QoS 2 uses method B of §4.3.3: the packet id is stored and the message routed on the first PUBLISH; a resend
  * before PUBREL is acknowledged again but not routed again (5.0 [MQTT-4.3.3-10], 3.1.1 [MQTT-4.3.3-2]).
+ * With a durable store every PUBACK / PUBREC waits for the commit of the batch holding the message's effects, in
+ * order (store/durable-acks.ts); otherwise it is written at once.
  */
 import { isValidTopicName, PacketType, type PublishPacket, ReasonCode } from '../../../codec/index.js';
 import { ProtocolViolation, protocolViolation } from '../../errors.js';
 import type { AuthorizePublishResult } from '../../hooks.js';
 import { createMessage } from '../../message.js';
+import { sendAck } from '../../store/durable-acks.js';
 import type { Connection } from '../connection.js';
 
 export function handlePublish(connection: Connection, packet: PublishPacket): void | Promise<void> {
@@ -69,9 +72,17 @@ function complete(connection: Connection, packet: PublishPacket, topic: string, 
   if (refused !== 0) {
     // 3.1.1 cannot refuse a PUBLISH: it is acknowledged and dropped (as Mosquitto does).
     if (packet.qos === 1)
-      connection.send({ type: PacketType.PUBACK, packetId: packet.packetId!, reasonCode: v5 ? refused : undefined });
+      sendAck(connection, {
+        type: PacketType.PUBACK,
+        packetId: packet.packetId!,
+        reasonCode: v5 ? refused : undefined,
+      });
     if (packet.qos === 2)
-      connection.send({ type: PacketType.PUBREC, packetId: packet.packetId!, reasonCode: v5 ? refused : undefined });
+      sendAck(connection, {
+        type: PacketType.PUBREC,
+        packetId: packet.packetId!,
+        reasonCode: v5 ? refused : undefined,
+      });
     return;
   }
   const now = Date.now();
@@ -85,8 +96,8 @@ function complete(connection: Connection, packet: PublishPacket, topic: string, 
       createMessage(topic, packet.payload, 1, packet.retain, packet.properties, connection.clientId, now),
     );
     const reasonCode = v5 && matched === 0 ? ReasonCode.NoMatchingSubscribers : undefined;
-    // [MQTT-4.3.2-2] PUBACK after taking ownership of the message.
-    connection.send({ type: PacketType.PUBACK, packetId, reasonCode });
+    // [MQTT-4.3.2-2] PUBACK after taking ownership of the message (with a durable store: once it is committed).
+    sendAck(connection, { type: PacketType.PUBACK, packetId, reasonCode });
     return;
   }
   let reasonCode: number | undefined;
@@ -98,5 +109,5 @@ function complete(connection: Connection, packet: PublishPacket, topic: string, 
     broker.storeWriter?.push({ op: 'putIncoming', clientId: connection.clientId, packetId });
   }
   // [MQTT-4.3.3-8] PUBREC for the first and for any resent PUBLISH with this id.
-  connection.send({ type: PacketType.PUBREC, packetId, reasonCode });
+  sendAck(connection, { type: PacketType.PUBREC, packetId, reasonCode });
 }

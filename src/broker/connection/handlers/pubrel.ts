@@ -1,4 +1,5 @@
 import { PacketType, type PubrelPacket, ReasonCode } from '../../../codec/index.js';
+import { sendAck } from '../../store/durable-acks.js';
 import type { Connection } from '../connection.js';
 
 /** PUBREL (§3.6): release the stored QoS 2 packet id and answer PUBCOMP [MQTT-4.3.3-11] (5.0: 0x92 if unknown). */
@@ -11,5 +12,7 @@ export function handlePubrel(connection: Connection, packet: PubrelPacket): void
       packetId: packet.packetId,
     });
   const reasonCode = !known && connection.protocolVersion === 5 ? ReasonCode.PacketIdentifierNotFound : undefined;
-  connection.send({ type: PacketType.PUBCOMP, packetId: packet.packetId, reasonCode });
+  // With a durable store, after the removal of the id is committed (else a crash could make a new PUBLISH
+  // reusing it look like a resend).
+  sendAck(connection, { type: PacketType.PUBCOMP, packetId: packet.packetId, reasonCode });
 }
