@@ -43,7 +43,7 @@ describe('midge broker (CLI)', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { msg: string; level: number });
-    expect(lines[0]?.msg).toMatch(/^restored 0 sessions/);
+    expect(lines[0]?.msg).toMatch(/^store: memory \(nothing survives a restart\)/);
     expect(lines[1]?.msg).toMatch(/listening on 127\.0\.0\.1:\d+/);
     expect(lines.some((l) => l.msg === 'client connected' && l.level === 20)).toBe(true);
   });

@@ -75,7 +75,10 @@ interface BrokerCommandOptions {
 }
 
 /** The store the flags ask for, or a message saying why the flags do not fit together. */
-function storeFromOptions(options: BrokerCommandOptions, command: Command): { store: Store; where: string } | string {
+function storeFromOptions(
+  options: BrokerCommandOptions,
+  command: Command,
+): { store: Store | undefined; where: string } | string {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   if (options.store !== 'sqlite' && (given('dataDir') || given('sqliteSync'))) {
     return '--data-dir and --sqlite-sync apply to --store sqlite only';
@@ -83,7 +86,8 @@ function storeFromOptions(options: BrokerCommandOptions, command: Command): { st
   if (options.store !== 'redis' && given('redis')) return '--redis applies to --store redis only';
   switch (options.store) {
     case 'memory':
-      return { store: createStore('memory'), where: 'memory (nothing survives a restart)' };
+      // No store at all: the broker's own memory is the state, and nothing is copied for a restart that would lose it.
+      return { store: undefined, where: 'memory (nothing survives a restart)' };
     case 'sqlite': {
       const path = resolve(options.dataDir, SQLITE_FILE);
       const synchronous = options.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
@@ -183,7 +187,7 @@ export function registerBrokerCommand(program: Command): void {
       const logger = pino({ level: options.logLevel });
       const chosen = storeFromOptions(options, command);
       if (typeof chosen === 'string') command.error(`error: ${chosen}`);
-      const { store, where } = chosen as { store: Store; where: string };
+      const { store, where } = chosen as { store: Store | undefined; where: string };
       const broker = createBroker({
         store,
         maxRetainedMessages: options.maxRetainedMessages,
@@ -205,6 +209,8 @@ export function registerBrokerCommand(program: Command): void {
         await broker.ready;
         if (broker.restoreSummary !== undefined) {
           logger.info({ store: where, ...broker.restoreSummary }, describeRestore(broker.restoreSummary));
+        } else {
+          logger.info({ store: where }, `store: ${where}`);
         }
         address = await broker.listen({ host: options.host, port: options.port });
       } catch (error) {
