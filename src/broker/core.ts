@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ReasonCode } from '../codec/index.js';
 import type { Connection } from './connection/connection.js';
 import type { BrokerEventMap } from './hooks.js';
+import { AddressLimits, AuthBackoff } from './limits.js';
 import type { Message, Outgoing } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import { routeMessage } from './publish.js';
@@ -40,6 +41,10 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   private readonly persistence: StoreSessionPersistence | undefined;
   readonly startedAt = Date.now();
   closing = false;
+  /** Open sockets and connect rate per remote address (maxConnectionsPerIp, connectRatePerIp). */
+  readonly addressLimits: AddressLimits;
+  /** Back-off of addresses with failed authentications. */
+  readonly authBackoff: AuthBackoff;
   /** Connect timeouts, keep alives and closing lingers of every connection: one interval, no Timeout each. */
   readonly wheel = new TimerWheel();
   /** The options every session is created with (one object, not one per session). */
@@ -62,6 +67,17 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
     this.persistence = this.storeWriter ? new StoreSessionPersistence(this.storeWriter) : undefined;
     this.wills = new WillManager((message) => this.publish(message), this.storeWriter);
     this.on('error', () => {}); // events are informational; never crash on an 'error' without listener
+    this.addressLimits = new AddressLimits(
+      options.maxConnectionsPerIp,
+      options.connectRatePerIp,
+      Math.max(1, Math.ceil(options.connectRatePerIp)),
+    );
+    this.authBackoff = new AuthBackoff({
+      threshold: options.authFailureThreshold,
+      windowMs: options.authFailureWindow * 1000,
+      baseMs: options.authBackoffBase * 1000,
+      maxMs: options.authBackoffMax * 1000,
+    });
     this.sessionOptions = {
       maxInflight: options.maxInflight,
       maxQueuedMessages: options.maxQueuedMessages,
@@ -113,6 +129,7 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   /** Called by a connection exactly once when it closes. */
   connectionClosed(connection: Connection, wasConnected: boolean): void {
     this.connections.delete(connection);
+    if (connection.countedAddress !== undefined) this.addressLimits.closed(connection.countedAddress);
     if (!wasConnected) return;
     const { clientId, session } = connection;
     const now = Date.now();
@@ -164,7 +181,8 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
 
   // SessionObserver
   messageDropped(session: Session, outgoing: Outgoing, reason: DropReason): void {
-    if (reason !== 'offline-qos0') this.stats.messagesDropped++;
+    this.stats.droppedByReason[reason]++;
+    if (reason !== 'offline-qos0' && reason !== 'not-authorized') this.stats.messagesDropped++;
     if (this.listenerCount('messageDropped') > 0)
       this.emit('messageDropped', session.clientId, outgoing.message, reason);
   }

@@ -1,5 +1,12 @@
 /** `midge/broker` subpath entry. */
+
+export { AclFile, parseAclFile } from './auth/acl-file.js';
+export { createFileSecurity, FileSecurity, type FileSecurityOptions } from './auth/file-security.js';
+export { hashPassword, type PasswordHash, parseHash, verifyPassword } from './auth/hash.js';
+export { ConfigFileError, loadPasswordFile, parsePasswordFile } from './auth/password-file.js';
+export { SCRAM_SHA_256, ScramServer } from './auth/scram.js';
 export { Broker, createBroker, type PublishOptions } from './broker.js';
+export type { PeerIdentity } from './connection/connection.js';
 export { ProtocolViolation } from './errors.js';
 export type * from './hooks.js';
 export type { Message, Outgoing } from './message.js';

@@ -69,6 +69,43 @@ export interface BrokerOptions {
   sysInterval?: number;
   /** Prefix of generated client ids (empty CONNECT client id). Default 'midge-'. */
   clientIdPrefix?: string;
+  // ─── abuse limits (docs/security.md) ───────────────────────────────────────────────────────────────────────────
+  /** Open sockets per remote address (CONNECT sent or not); further sockets are closed at once. Default 0 = no limit. */
+  maxConnectionsPerIp?: number;
+  /**
+   * CONNECTs per second per remote address (token bucket, burst = one second's worth, at least 1); beyond it CONNACK
+   * 0x9F Connection rate exceeded (3.1.1: 0x03). Default 0 = no limit.
+   */
+  connectRatePerIp?: number;
+  /** PUBLISH packets per second per client (token bucket, burst = one second's worth). Default 0 = no limit. */
+  publishRate?: number;
+  /** PUBLISH payload+topic bytes per second per client (token bucket, burst ≥ 64 KiB). Default 0 = no limit. */
+  publishByteRate?: number;
+  /**
+   * What exceeding publishRate/publishByteRate does to an MQTT 5.0 client: 'disconnect' = DISCONNECT 0x96 Message rate
+   * too high; 'reject' = the message is dropped, QoS 1/2 acknowledged with 0x97 Quota exceeded (0x96 is not a PUBACK
+   * reason code). MQTT 3.1/3.1.1 clients are always disconnected. Default 'disconnect'.
+   */
+  publishRateAction?: 'disconnect' | 'reject';
+  /** Subscriptions per client; further filters get SUBACK 0x97 Quota exceeded (3.1.1: 0x80). Default 0 = no limit. */
+  maxSubscriptionsPerClient?: number;
+  /**
+   * Longest topic name / filter in UTF-8 bytes, and most levels; beyond them a PUBLISH is refused like an unauthorized
+   * one (5.0 reason 0x90 Topic Name invalid), a filter gets SUBACK 0x8F (3.1.1: 0x80), a will CONNACK 0x90 (3.1.1: the
+   * connection is closed). Default 0 = no limit (65,535 bytes, the protocol's).
+   */
+  maxTopicLength?: number;
+  maxTopicLevels?: number;
+  /**
+   * Back-off against password guessing: after this many refused authentications from one address within
+   * authFailureWindow seconds, the address is refused (CONNACK 0x9F / 3.1.1 0x03, credentials not checked) for
+   * authBackoffBase seconds, doubled by each further failure up to authBackoffMax. Defaults 5, 60 s, 1 s, 60 s; a
+   * threshold of 0 disables the back-off.
+   */
+  authFailureThreshold?: number;
+  authFailureWindow?: number;
+  authBackoffBase?: number;
+  authBackoffMax?: number;
   hooks?: BrokerHooks;
   /** Persistence; default none (state is kept in memory only). */
   store?: Store;
@@ -95,6 +132,18 @@ export const DEFAULT_OPTIONS: Required<Omit<BrokerOptions, 'hooks' | 'store' | '
   maxSessionExpiryInterval: 0xffff_ffff,
   sysInterval: 10,
   clientIdPrefix: 'midge-',
+  maxConnectionsPerIp: 0,
+  connectRatePerIp: 0,
+  publishRate: 0,
+  publishByteRate: 0,
+  publishRateAction: 'disconnect',
+  maxSubscriptionsPerClient: 0,
+  maxTopicLength: 0,
+  maxTopicLevels: 0,
+  authFailureThreshold: 5,
+  authFailureWindow: 60,
+  authBackoffBase: 1,
+  authBackoffMax: 60,
 };
 
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {

@@ -28,8 +28,11 @@ export interface WsListenOptions {
 
 export interface WsListener {
   readonly address: AddressInfo;
-  /** Stops accepting; open WebSockets are closed by the broker (or terminated here). */
-  close(): Promise<void>;
+  /**
+   * Stops accepting. Open WebSockets get `graceMs` (default 0) to finish closing (the broker ends them when it
+   * closes), then are terminated. Calling it again returns the same promise.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** The part of the broker a listener needs. */
@@ -73,12 +76,31 @@ export async function listenWebSocket(broker: StreamHandler, options: WsListenOp
       resolve();
     });
   });
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs = 0): Promise<void> => {
+    const open = [...wss.clients].filter((client) => client.readyState !== client.CLOSED);
+    if (graceMs > 0 && open.length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        let left = open.length;
+        for (const client of open) {
+          client.once('close', () => {
+            if (--left === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        }
+      });
+    }
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => server.close(() => resolve())));
+  };
   return {
     address: server.address() as AddressInfo,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close(() => server.close(() => resolve()));
-      }),
+    close: (graceMs) => {
+      closing ??= close(graceMs);
+      return closing;
+    },
   };
 }

@@ -11,7 +11,9 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
 import {
+  type ConnectPacket,
   ConnectReturnCode,
   encode,
   encodedLength,
@@ -27,7 +29,8 @@ import {
 } from '../../codec/index.js';
 import type { BrokerCore } from '../core.js';
 import { ProtocolViolation } from '../errors.js';
-import type { ClientInfo } from '../hooks.js';
+import type { ClientInfo, EnhancedAuthExchange } from '../hooks.js';
+import type { PublishRateLimiter } from '../limits.js';
 import { type Outgoing, outgoingProperties } from '../message.js';
 import type { Session, SessionLink } from '../session/session.js';
 import type { WheelEntry } from '../timers.js';
@@ -66,6 +69,14 @@ function onStreamError(this: AttachedStream, error: Error): void {
 let decoding: Connection | undefined;
 function onDecodedPacket(packet: Packet): void {
   decoding!.onPacket(packet);
+}
+
+/** What the transport knows of the peer beyond its address (TLS listeners). */
+export interface PeerIdentity {
+  /** The client certificate, verified against the listener's CA. */
+  certificate?: PeerCertificate;
+  /** The certificate's CN, when the listener uses it as the user name (use_identity_as_username). */
+  certificateIdentity?: string;
 }
 
 export const ConnectionState = {
@@ -122,10 +133,25 @@ export class Connection implements SessionLink, WheelEntry {
   clientMaximumPacketSize = MAX_PACKET_SIZE;
   /** 5.0 Request Problem Information; false = no Reason Strings except in CONNACK/DISCONNECT [MQTT-3.1.2-29]. */
   problemInformation = true;
+  /** ms since the epoch when the CONNECT was taken in (0 before). */
+  connectedAt = 0;
   /** Why the connection ended, for logs and the clientDisconnected event. */
   closeReason = '';
   /** True once the client sent DISCONNECT (the will is then discarded unless reason 0x04). */
   normalDisconnect = false;
+  /** 5.0 enhanced authentication: the CONNECT's Authentication Method, and the exchange in progress (if any). */
+  authMethod: string | undefined;
+  authExchange: EnhancedAuthExchange | undefined;
+  /** Authentication Data for the CONNACK (last step of an enhanced authentication). */
+  connackAuthData: Uint8Array | undefined;
+  /** The CONNECT authenticated by an AUTH exchange (kept for re-authentication), and whether its id was assigned. */
+  pendingConnect: { packet: ConnectPacket; assigned: boolean } | undefined;
+  /** The address counted against maxConnectionsPerIp (read once when the socket opened). */
+  countedAddress: string | undefined;
+  /** Per-client publish rate (set at CONNACK when a limit is configured). */
+  publishLimiter: PublishRateLimiter | undefined;
+  /** The read check of every message written to this client (hooks.authorizeRead), set at CONNACK. */
+  private readCheck: ((client: ClientInfo, topic: string) => boolean) | undefined;
 
   readonly decoder: PacketDecoder;
   private lastActivity = Date.now();
@@ -153,6 +179,8 @@ export class Connection implements SessionLink, WheelEntry {
     readonly stream: Duplex,
     /** The peer's address if the transport knows it better than the stream (else the socket's, read when needed). */
     private readonly peerAddress?: string,
+    /** TLS client certificate and identity, if any. */
+    readonly peer?: PeerIdentity,
   ) {
     const { options } = broker;
     this.decoder = new PacketDecoder({ maximumPacketSize: options.maxPacketSize });
@@ -192,6 +220,7 @@ export class Connection implements SessionLink, WheelEntry {
    */
   identify(): void {
     this.identified = true;
+    this.connectedAt = Date.now();
     const broker = this.broker;
     if (
       broker.options.hooks !== undefined ||
@@ -201,6 +230,11 @@ export class Connection implements SessionLink, WheelEntry {
       this.clientInfo = undefined;
       void this.info;
     }
+  }
+
+  /** From CONNACK on: every message written to the client is checked with `check` (read access). */
+  setReadCheck(check: ((client: ClientInfo, topic: string) => boolean) | undefined): void {
+    this.readCheck = check;
   }
 
   /** Client → broker topic aliases (5.0), created on first use. */
@@ -358,9 +392,14 @@ export class Connection implements SessionLink, WheelEntry {
     this.session?.drain(Date.now());
   }
 
-  /** SessionLink: writes one PUBLISH for a subscriber; false if it exceeds the client's Maximum Packet Size. */
-  sendPublish(outgoing: Outgoing, packetId: number | undefined, dup: boolean): boolean {
+  /**
+   * SessionLink: writes one PUBLISH for a subscriber; false if it exceeds the client's Maximum Packet Size,
+   * 'not-authorized' if the client may not read its topic.
+   */
+  sendPublish(outgoing: Outgoing, packetId: number | undefined, dup: boolean): boolean | 'not-authorized' {
     const { message } = outgoing;
+    const readCheck = this.readCheck;
+    if (readCheck !== undefined && !readCheck(this.info!, message.topic)) return 'not-authorized';
     const v5 = this.protocolVersion === 5;
     const stats = this.broker.stats;
     if (outgoing.qos === 0 && outgoing.subscriptionIdentifiers === undefined && message.expiresAt === undefined) {
@@ -390,6 +429,8 @@ export class Connection implements SessionLink, WheelEntry {
       if (bytes.length > this.clientMaximumPacketSize) return false;
       this.writeBytes(bytes);
       stats.messagesSent++;
+      stats.messagesSentByQos[0]++;
+      stats.payloadBytesSentByQos[0] += message.payload.byteLength;
       return true;
     }
     const packet: PublishPacket = {
@@ -410,6 +451,8 @@ export class Connection implements SessionLink, WheelEntry {
     }
     this.send(packet);
     stats.messagesSent++;
+    stats.messagesSentByQos[outgoing.qos]++;
+    stats.payloadBytesSentByQos[outgoing.qos] += message.payload.byteLength;
     return true;
   }
 
@@ -438,6 +481,10 @@ export class Connection implements SessionLink, WheelEntry {
     switch (this.state) {
       case ConnectionState.AwaitingConnect:
         this.close('connect timeout');
+        return;
+      case ConnectionState.Connecting:
+        // CONNECT received but authentication (an AUTH exchange, a slow hook) did not finish in time.
+        this.close('authentication timeout');
         return;
       case ConnectionState.Connected: {
         if (this.keepAlive <= 0) return;
@@ -486,6 +533,8 @@ export class Connection implements SessionLink, WheelEntry {
 
   /** Before CONNACK: answer with a CONNACK carrying the refusal, in the form the client's version knows. */
   refuseConnect(reasonCode: number, reasonString?: string): void {
+    const refused = this.broker.stats.connectionsRefused;
+    refused[reasonCode] = (refused[reasonCode] ?? 0) + 1;
     if (reasonCode === ReasonCode.UnsupportedProtocolVersion) {
       // [MQTT-3.1.2-2] unknown level: answer in the 3.1.1 format (return code 0x01), as Mosquitto does.
       this.writeBytes(

@@ -22,12 +22,20 @@ export function dispatch(connection: Connection, packet: Packet): void | Promise
     if (packet.type === PacketType.CONNECT && connection.state === ConnectionState.AwaitingConnect) {
       return handleConnect(connection, packet);
     }
+    if (packet.type === PacketType.AUTH && connection.authExchange !== undefined) {
+      // The client's answer in an enhanced authentication exchange started by its CONNECT (§4.12).
+      return handleAuth(connection, packet);
+    }
     // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'first packet must be CONNECT');
   }
   switch (packet.type) {
-    case PacketType.PUBLISH:
+    case PacketType.PUBLISH: {
+      const stats = connection.broker.stats;
+      stats.messagesReceivedByQos[packet.qos]++;
+      stats.payloadBytesReceivedByQos[packet.qos] += packet.payload.byteLength;
       return handlePublish(connection, packet);
+    }
     case PacketType.PUBACK:
       return handlePuback(connection, packet);
     case PacketType.PUBREC:

@@ -9,14 +9,23 @@ import { IncomingQos2, type InflightEntry, OutgoingInflight, OutgoingState } fro
 import { MessageQueue } from './queue.js';
 
 /** Why a message meant for a subscriber was not delivered. */
-export type DropReason = 'queue-full' | 'expired' | 'packet-too-large' | 'offline-qos0' | 'session-ended';
+export type DropReason =
+  | 'queue-full'
+  | 'expired'
+  | 'packet-too-large'
+  | 'offline-qos0'
+  | 'session-ended'
+  | 'not-authorized';
 
 /** The connection currently attached to a session, as the session sees it. */
 export interface SessionLink {
   /** False while the socket is back-pressured: messages are queued instead of written. */
   readonly writable: boolean;
-  /** Writes a PUBLISH; returns false if it was not sent (larger than the client's Maximum Packet Size). */
-  sendPublish(outgoing: Outgoing, packetId: number | undefined, dup: boolean): boolean;
+  /**
+   * Writes a PUBLISH; returns true if sent, false if not (larger than the client's Maximum Packet Size), or
+   * 'not-authorized' if the client may not read the topic.
+   */
+  sendPublish(outgoing: Outgoing, packetId: number | undefined, dup: boolean): boolean | 'not-authorized';
   sendPubrel(packetId: number, reasonCode: number): void;
 }
 
@@ -90,8 +99,14 @@ export class Session {
     return this.messageQueue;
   }
 
-  private get queuedCount(): number {
+  /** Messages waiting in the queue (without creating it). */
+  get queuedCount(): number {
     return this.messageQueue === undefined ? 0 : this.messageQueue.length;
+  }
+
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement (without creating the window). */
+  get inflightCount(): number {
+    return this.inflightWindow === undefined ? 0 : this.inflightWindow.size;
   }
 
   get connected(): boolean {
@@ -239,8 +254,9 @@ export class Session {
   }
 
   private sendQos0(link: SessionLink, outgoing: Outgoing): void {
-    if (link.sendPublish(outgoing, undefined, false)) this.observer.messageDelivered(this, outgoing);
-    else this.observer.messageDropped(this, outgoing, 'packet-too-large');
+    const sent = link.sendPublish(outgoing, undefined, false);
+    if (sent === true) this.observer.messageDelivered(this, outgoing);
+    else this.observer.messageDropped(this, outgoing, sent === false ? 'packet-too-large' : sent);
   }
 
   private sendNew(link: SessionLink, outgoing: Outgoing): void {
@@ -249,11 +265,12 @@ export class Session {
       this.enqueue(outgoing);
       return;
     }
-    if (!link.sendPublish(outgoing, entry.packetId, false)) {
-      // [MQTT-3.1.2-25] too large for the client: discard as if delivery completed.
+    const sent = link.sendPublish(outgoing, entry.packetId, false);
+    if (sent !== true) {
+      // [MQTT-3.1.2-25] too large for the client (or not readable by it): discard as if delivery completed.
       this.inflight.abort(entry.packetId);
       if (outgoing.seq !== undefined) this.persistence?.done(this, outgoing);
-      this.observer.messageDropped(this, outgoing, 'packet-too-large');
+      this.observer.messageDropped(this, outgoing, sent === false ? 'packet-too-large' : sent);
       return;
     }
     if (this.persistence !== undefined) {

@@ -1,6 +1,7 @@
 /**
- * `midge broker`: run a broker on TCP. With no options it listens on 127.0.0.1:1883 only — like Mosquitto 2.x
- * without a configuration file ("local only mode"); pass --host 0.0.0.0 to accept remote clients.
+ * `midge broker`: run a broker on TCP (and on WebSocket with --ws-port). With no options it listens on
+ * 127.0.0.1:1883 only — like Mosquitto 2.x without a configuration file ("local only mode"); pass --host 0.0.0.0 to
+ * accept remote clients.
  *
  * State is persisted in SQLite (./data/midge.db) unless --store says otherwise (docs/persistence.md). SIGTERM /
  * SIGINT: stop listening, disconnect clients, flush and close the store, exit 0.
@@ -8,10 +9,18 @@
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { type AdminServer, isLoopback, startAdminServer } from '../../admin/index.js';
 import { createBroker } from '../../broker/broker.js';
 import { DEFAULT_OPTIONS } from '../../broker/options.js';
 import type { RestoreSummary } from '../../broker/restore.js';
 import { createStore, type Store, type StoreKind } from '../../broker/store/index.js';
+import {
+  addSecurityOptions,
+  type SecurityCommandOptions,
+  type SecuritySetup,
+  securityFromOptions,
+  startSecureListeners,
+} from './broker-security.js';
 
 const DEFAULT_DATA_DIR = './data';
 const SQLITE_FILE = 'midge.db';
@@ -43,6 +52,11 @@ function describeRestore(summary: RestoreSummary): string {
   return `restored ${parts.join(', ')} in ${summary.durationMs} ms`;
 }
 
+function wsPath(value: string): string {
+  if (!value.startsWith('/')) throw new InvalidArgumentError('expected a path starting with /, such as /mqtt');
+  return value;
+}
+
 function integer(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
@@ -72,6 +86,13 @@ interface BrokerCommandOptions {
   dataDir: string;
   redis: string;
   sqliteSync: 'normal' | 'full';
+  adminPort?: number;
+  adminHost: string;
+  adminToken?: string;
+  adminInsecure?: boolean;
+  wsPort?: number;
+  wsHost?: string;
+  wsPath: string;
 }
 
 /** The store the flags ask for, or a message saying why the flags do not fit together. */
@@ -103,9 +124,9 @@ function storeFromOptions(
 
 export function registerBrokerCommand(program: Command): void {
   const d = DEFAULT_OPTIONS;
-  program
+  const brokerCommand = program
     .command('broker')
-    .description('run an MQTT 3.1/3.1.1/5.0 broker over TCP')
+    .description('run an MQTT 3.1/3.1.1/5.0 broker over TCP (and WebSocket with --ws-port)')
     .option('-H, --host <address>', 'address to listen on (0.0.0.0 for all interfaces)', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port to listen on', integer(0, 65_535), 1883)
     .addOption(
@@ -183,12 +204,33 @@ export function registerBrokerCommand(program: Command): void {
         .default('normal'),
     )
     .option('--redis <url>', 'Redis server of the redis store', redisUrl, DEFAULT_REDIS_URL)
+    .option(
+      '--admin-port <port>',
+      'serve the admin HTTP server (dashboard at /, /api/v1, /metrics) on this port (off by default)',
+      integer(0, 65_535),
+    )
+    .option('--admin-host <address>', 'address of the admin server', '127.0.0.1')
+    .option(
+      '--admin-token <token>',
+      'require Authorization: Bearer <token> for the admin API and /metrics (or set MIDGE_ADMIN_TOKEN)',
+    )
+    .option('--admin-insecure', 'allow a non-loopback --admin-host without --admin-token (anyone reaching it is admin)')
+    .option('--ws-port <port>', 'also serve MQTT over WebSocket (ws://) on this port', integer(0, 65_535))
+    .option('--ws-host <address>', 'address of the WebSocket listener (default: --host)')
+    .option('--ws-path <path>', 'URL path of the WebSocket listener', wsPath, '/mqtt')
     .action(async (options: BrokerCommandOptions, command: Command) => {
       const logger = pino({ level: options.logLevel });
       const chosen = storeFromOptions(options, command);
       if (typeof chosen === 'string') command.error(`error: ${chosen}`);
       const { store, where } = chosen as { store: Store | undefined; where: string };
+      let secure: SecuritySetup;
+      try {
+        secure = securityFromOptions(options as unknown as SecurityCommandOptions);
+      } catch (error) {
+        command.error(`error: ${(error as Error).message}`);
+      }
       const broker = createBroker({
+        ...secure.brokerOptions,
         store,
         maxRetainedMessages: options.maxRetainedMessages,
         logger,
@@ -205,6 +247,9 @@ export function registerBrokerCommand(program: Command): void {
         queueQos0Offline: options.queueQos0 ?? false,
       });
       let address: Awaited<ReturnType<typeof broker.listen>>;
+      let admin: AdminServer | undefined;
+      let wsAddress: typeof address | undefined;
+      let logSecureListeners = () => {};
       try {
         await broker.ready;
         if (broker.restoreSummary !== undefined) {
@@ -213,7 +258,35 @@ export function registerBrokerCommand(program: Command): void {
           logger.info({ store: where }, `store: ${where}`);
         }
         address = await broker.listen({ host: options.host, port: options.port });
+        logSecureListeners = await startSecureListeners(broker, secure, logger);
+        if (options.wsPort !== undefined) {
+          // Closed by broker.close() with the TCP listener.
+          wsAddress = await broker.listenWebSocket({
+            host: options.wsHost ?? options.host,
+            port: options.wsPort,
+            path: options.wsPath,
+          });
+        }
+        if (options.adminPort !== undefined) {
+          admin = await startAdminServer(broker, {
+            port: options.adminPort,
+            host: options.adminHost,
+            token: options.adminToken ?? process.env.MIDGE_ADMIN_TOKEN,
+            allowRemoteWithoutToken: options.adminInsecure === true,
+            logger,
+          });
+          const a = admin.address;
+          const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          if (!isLoopback(a.address) && admin.options.token === undefined) {
+            logger.warn('the admin server accepts anyone on the network (--admin-insecure, no --admin-token)');
+          }
+          logger.info(
+            { address: a.address, port: a.port },
+            `midge admin (dashboard, API, metrics) on http://${host}:${a.port}/`,
+          );
+        }
       } catch (error) {
+        await admin?.close().catch(() => {});
         logger.fatal({ err: error, store: where }, `cannot start: ${(error as Error).message}`);
         await broker.close().catch(() => {});
         process.exit(1);
@@ -222,12 +295,19 @@ export function registerBrokerCommand(program: Command): void {
         { address: address.address, port: address.port },
         `midge broker listening on ${address.address}:${address.port}`,
       );
+      if (wsAddress !== undefined) {
+        logger.info(
+          { address: wsAddress.address, port: wsAddress.port, path: options.wsPath },
+          `midge broker listening on ws://${wsAddress.address}:${wsAddress.port}${options.wsPath}`,
+        );
+      }
+      logSecureListeners();
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'shutting down');
-        broker.close().then(
+        Promise.all([admin?.close(), broker.close()]).then(
           () => process.exit(0),
           (error: unknown) => {
             logger.error({ err: error }, 'error while shutting down');
@@ -238,4 +318,5 @@ export function registerBrokerCommand(program: Command): void {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+  addSecurityOptions(brokerCommand);
 }

@@ -1,6 +1,8 @@
 /**
- * CONNECT (§3.1): validate, authenticate (hook, possibly async), take over an existing connection, open or
- * resume the session, answer CONNACK with our limits, then resend/drain what the session holds.
+ * CONNECT (§3.1): validate, apply the connect limits (rate per address, authentication back-off), authenticate (the
+ * authenticate hook, possibly async, or an MQTT 5.0 enhanced authentication exchange, §4.12), authorize the will's
+ * topic, take over an existing connection, open or resume the session, answer CONNACK with our limits, then
+ * resend/drain what the session holds. The connect timeout runs until CONNACK, so authentication is bounded by it.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -10,15 +12,23 @@ import {
   MAX_PACKET_SIZE,
   PacketType,
   type Properties,
+  type PublishPacket,
   ReasonCode,
 } from '../../../codec/index.js';
 import { ProtocolViolation } from '../../errors.js';
-import type { AuthenticateResult } from '../../hooks.js';
+import type {
+  AuthenticateContext,
+  AuthenticateResult,
+  AuthorizePublishResult,
+  EnhancedAuthExchange,
+  EnhancedAuthStep,
+} from '../../hooks.js';
+import { PublishRateLimiter } from '../../limits.js';
 import { SESSION_NEVER_EXPIRES } from '../../session/session.js';
+import { topicWithinLimits } from '../../topic-limits.js';
 import { type Connection, ConnectionState } from '../connection.js';
 
 export function handleConnect(connection: Connection, packet: ConnectPacket): void | Promise<void> {
-  connection.clearConnectTimer();
   connection.state = ConnectionState.Connecting;
   connection.protocolVersion = packet.protocolVersion;
   const { broker } = connection;
@@ -28,10 +38,6 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   if (props?.requestProblemInformation === 0) connection.problemInformation = false;
   // Known before any refusal, so that a refusing CONNACK respects it too [MQTT-3.2.2-19].
   if (props?.maximumPacketSize !== undefined) connection.clientMaximumPacketSize = props.maximumPacketSize;
-  if (props?.authenticationMethod !== undefined) {
-    // Enhanced authentication (AUTH exchange) is not supported.
-    throw new ProtocolViolation(ReasonCode.BadAuthenticationMethod, 'authentication method not supported');
-  }
 
   const will = packet.will;
   const willResponseTopic = will?.properties?.responseTopic;
@@ -46,6 +52,9 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   if (will?.retain === true && !options.retainAvailable) {
     // [MQTT-3.2.2-13] Will Retain 1 while retained messages are not supported: CONNACK 0x9A, then close.
     throw new ProtocolViolation(ReasonCode.RetainNotSupported, 'will retain not supported');
+  }
+  if (will !== undefined && !topicWithinLimits(will.topic, options.maxTopicLength, options.maxTopicLevels)) {
+    throw new ProtocolViolation(ReasonCode.TopicNameInvalid, 'will topic longer or deeper than allowed');
   }
 
   let clientId = packet.clientId;
@@ -70,17 +79,64 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     throw new ProtocolViolation(ReasonCode.ServerBusy, 'too many connections');
   }
 
-  connection.identify();
-  const authenticate = options.hooks?.authenticate;
-  if (authenticate === undefined) {
-    accept(connection, packet, assigned);
-    return;
+  const now = Date.now();
+  if (options.connectRatePerIp > 0 && !broker.addressLimits.connectAllowed(connection.remoteAddress, now)) {
+    broker.stats.connectionsLimited++;
+    throw new ProtocolViolation(ReasonCode.ConnectionRateExceeded, 'connect rate exceeded');
   }
-  const result = authenticate({ ...connection.info!, password: packet.password, connect: packet });
+  if (broker.authBackoff.size > 0 && broker.authBackoff.blocked(connection.remoteAddress, now) > 0) {
+    // Password guessing back-off: refused without looking at the credentials (docs/security.md).
+    broker.stats.connectionsLimited++;
+    throw new ProtocolViolation(ReasonCode.ConnectionRateExceeded, 'too many failed authentications, retry later');
+  }
+
+  const identity = connection.peer?.certificateIdentity;
+  if (identity !== undefined) {
+    // use_identity_as_username: the certificate's CN is the user name, whatever the CONNECT said.
+    if (identity === '') throw new ProtocolViolation(ReasonCode.NotAuthorized, 'client certificate without CN');
+    connection.username = identity;
+  }
+  connection.identify();
+  const hooks = options.hooks;
+  const method = props?.authenticationMethod;
+  if (method !== undefined) {
+    // [MQTT-4.12.0-1] a method we do not support: CONNACK 0x8C Bad authentication method, then close.
+    const exchange = hooks?.enhancedAuth?.(method, authenticateContext(connection, packet));
+    if (exchange === undefined) {
+      broker.stats.authFailures++;
+      throw new ProtocolViolation(ReasonCode.BadAuthenticationMethod, 'authentication method not supported');
+    }
+    connection.authMethod = method;
+    connection.authExchange = exchange;
+    connection.pendingConnect = { packet, assigned };
+    return runAuthStep(connection, exchange, props?.authenticationData);
+  }
+  const authenticate = hooks?.authenticate;
+  if (authenticate === undefined) return authorizeWill(connection, packet, assigned);
+  const result = authenticate(authenticateContext(connection, packet));
   if (result instanceof Promise) {
     return result.then((answer) => afterAuthenticate(connection, packet, assigned, answer));
   }
-  afterAuthenticate(connection, packet, assigned, result);
+  return afterAuthenticate(connection, packet, assigned, result);
+}
+
+function authenticateContext(connection: Connection, packet: ConnectPacket): AuthenticateContext {
+  return {
+    ...connection.info!,
+    password: packet.password,
+    connect: packet,
+    certificate: connection.peer?.certificate,
+    certificateIdentity: connection.peer?.certificateIdentity,
+  };
+}
+
+/** A refused authentication: counted, and charged to the address for the back-off. */
+function authenticationFailed(connection: Connection, reasonCode: number, message: string): never {
+  const { broker } = connection;
+  broker.stats.authFailures++;
+  broker.authBackoff.failed(connection.remoteAddress, Date.now());
+  broker.logger?.info({ clientId: connection.clientId, username: connection.username, reasonCode }, message);
+  throw new ProtocolViolation(reasonCode as ReasonCode, message);
 }
 
 function afterAuthenticate(
@@ -88,16 +144,99 @@ function afterAuthenticate(
   packet: ConnectPacket,
   assigned: boolean,
   result: AuthenticateResult,
-) {
+): void | Promise<void> {
   if (connection.state !== ConnectionState.Connecting) return;
-  if (result === false) throw new ProtocolViolation(ReasonCode.NotAuthorized, 'not authorized');
+  if (result === false) authenticationFailed(connection, ReasonCode.NotAuthorized, 'not authorized');
   if (typeof result === 'object' && result.reasonCode !== undefined && result.reasonCode >= 0x80) {
-    throw new ProtocolViolation(result.reasonCode as ReasonCode, 'authentication refused');
+    authenticationFailed(connection, result.reasonCode, 'authentication refused');
+  }
+  return authorizeWill(connection, packet, assigned);
+}
+
+/** Runs one step of the CONNECT's enhanced authentication exchange with the client's Authentication Data. */
+export function runAuthStep(
+  connection: Connection,
+  exchange: EnhancedAuthExchange,
+  data: Uint8Array | undefined,
+): void | Promise<void> {
+  const step = exchange.step(data);
+  if (step instanceof Promise) return step.then((answer) => afterAuthStep(connection, answer));
+  return afterAuthStep(connection, step);
+}
+
+function afterAuthStep(connection: Connection, step: EnhancedAuthStep): void | Promise<void> {
+  if (connection.state !== ConnectionState.Connecting) return;
+  const pending = connection.pendingConnect!;
+  switch (step.result) {
+    case 'continue':
+      // [MQTT-4.12.0-2] AUTH 0x18 Continue authentication; [MQTT-4.12.0-5] with the CONNECT's method.
+      connection.send({
+        type: PacketType.AUTH,
+        reasonCode: ReasonCode.ContinueAuthentication,
+        properties: { authenticationMethod: connection.authMethod!, authenticationData: step.data },
+      });
+      return;
+    case 'success':
+      connection.authExchange = undefined; // pendingConnect is kept: a re-authentication's context shows it
+      connection.connackAuthData = step.data;
+      if (step.username !== undefined && step.username !== connection.username) {
+        connection.username = step.username;
+        connection.identify();
+      }
+      return authorizeWill(connection, pending.packet, pending.assigned);
+    case 'failure':
+      // [MQTT-4.12.0-4] a CONNACK with a reason code of 0x80 or above, then close.
+      connection.authExchange = undefined;
+      return authenticationFailed(
+        connection,
+        step.reasonCode ?? ReasonCode.NotAuthorized,
+        step.reason ?? 'authentication failed',
+      );
+  }
+}
+
+/** The will's topic needs write access (authorizePublish), checked now as Mosquitto 2.0 does: refused → CONNACK 0x87. */
+function authorizeWill(connection: Connection, packet: ConnectPacket, assigned: boolean): void | Promise<void> {
+  const { broker } = connection;
+  if (broker.authBackoff.size > 0) broker.authBackoff.succeeded(connection.remoteAddress);
+  const will = packet.will;
+  const authorize = broker.options.hooks?.authorizePublish;
+  if (will === undefined || authorize === undefined) {
+    accept(connection, packet, assigned);
+    return;
+  }
+  const willPacket: PublishPacket = {
+    type: PacketType.PUBLISH,
+    topic: will.topic,
+    payload: will.payload,
+    qos: will.qos,
+    retain: will.retain,
+    dup: false,
+    packetId: will.qos > 0 ? 1 : undefined,
+    properties: will.properties as PublishPacket['properties'],
+  };
+  const verdict = authorize(connection.info!, willPacket);
+  if (verdict instanceof Promise)
+    return verdict.then((answer) => afterWillVerdict(connection, packet, assigned, answer));
+  afterWillVerdict(connection, packet, assigned, verdict);
+}
+
+function afterWillVerdict(
+  connection: Connection,
+  packet: ConnectPacket,
+  assigned: boolean,
+  verdict: AuthorizePublishResult,
+): void {
+  if (connection.state !== ConnectionState.Connecting) return;
+  if (verdict === false || (typeof verdict === 'number' && verdict >= 0x80)) {
+    connection.broker.stats.publishUnauthorized++;
+    throw new ProtocolViolation(ReasonCode.NotAuthorized, 'will topic not authorized');
   }
   accept(connection, packet, assigned);
 }
 
 function accept(connection: Connection, packet: ConnectPacket, assigned: boolean): void {
+  connection.clearConnectTimer();
   const { broker, clientId } = connection;
   const { options } = broker;
   const v5 = packet.protocolVersion === 5;
@@ -162,7 +301,17 @@ function accept(connection: Connection, packet: ConnectPacket, assigned: boolean
     if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
     if (assigned) properties.assignedClientIdentifier = clientId;
     if (expiryChanged) properties.sessionExpiryInterval = expiry;
+    if (connection.authMethod !== undefined) {
+      // [MQTT-4.12.0-5] the successful CONNACK repeats the CONNECT's Authentication Method.
+      properties.authenticationMethod = connection.authMethod;
+      if (connection.connackAuthData !== undefined) properties.authenticationData = connection.connackAuthData;
+      connection.connackAuthData = undefined;
+    }
     if (Object.keys(properties).length > 0) connack.properties = properties;
+  }
+  connection.setReadCheck(options.hooks?.authorizeRead);
+  if (options.publishRate > 0 || options.publishByteRate > 0) {
+    connection.publishLimiter = new PublishRateLimiter(options.publishRate, options.publishByteRate, now);
   }
   connection.state = ConnectionState.Connected;
   broker.clients.set(clientId, connection);

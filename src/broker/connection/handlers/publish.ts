@@ -10,6 +10,7 @@ import { ProtocolViolation, protocolViolation } from '../../errors.js';
 import type { AuthorizePublishResult } from '../../hooks.js';
 import { createMessage } from '../../message.js';
 import { sendAck } from '../../store/durable-acks.js';
+import { topicWithinLimits } from '../../topic-limits.js';
 import type { Connection } from '../connection.js';
 
 export function handlePublish(connection: Connection, packet: PublishPacket): void | Promise<void> {
@@ -38,7 +39,24 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
       throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
     }
   }
-  const authorize = broker.options.hooks?.authorizePublish;
+  const { options } = broker;
+  const limiter = connection.publishLimiter;
+  if (limiter !== undefined && !limiter.allow(packet.payload.length + topic.length, Date.now())) {
+    // publishRate / publishByteRate: 5.0 DISCONNECT 0x96 (or, with publishRateAction 'reject', the message is
+    // refused with 0x97 Quota exceeded); 3.1/3.1.1 cannot be told: the connection is closed.
+    broker.stats.publishesLimited++;
+    if (connection.protocolVersion !== 5 || options.publishRateAction === 'disconnect') {
+      throw new ProtocolViolation(ReasonCode.MessageRateTooHigh, 'message rate too high');
+    }
+    refuse(connection, packet, ReasonCode.QuotaExceeded);
+    return;
+  }
+  if (!topicWithinLimits(topic, options.maxTopicLength, options.maxTopicLevels)) {
+    broker.stats.publishesLimited++;
+    refuse(connection, packet, ReasonCode.TopicNameInvalid);
+    return;
+  }
+  const authorize = options.hooks?.authorizePublish;
   if (authorize === undefined) {
     complete(connection, packet, topic, true);
     return;
@@ -64,25 +82,36 @@ function resolveTopic(connection: Connection, packet: PublishPacket): string {
   return topic;
 }
 
+/**
+ * A refused PUBLISH is not routed. QoS 0: dropped. QoS 1/2: 5.0 acknowledged with the reason code; 3.1.1 cannot
+ * refuse a PUBLISH: it is acknowledged normally and dropped (as Mosquitto does).
+ */
+function refuse(connection: Connection, packet: PublishPacket, reasonCode: number): void {
+  const v5 = connection.protocolVersion === 5;
+  if (packet.qos === 1) {
+    sendAck(connection, {
+      type: PacketType.PUBACK,
+      packetId: packet.packetId!,
+      reasonCode: v5 ? reasonCode : undefined,
+    });
+  }
+  if (packet.qos === 2) {
+    sendAck(connection, {
+      type: PacketType.PUBREC,
+      packetId: packet.packetId!,
+      reasonCode: v5 ? reasonCode : undefined,
+    });
+  }
+}
+
 function complete(connection: Connection, packet: PublishPacket, topic: string, verdict: AuthorizePublishResult): void {
   const { broker } = connection;
   const refused =
     verdict === false ? ReasonCode.NotAuthorized : typeof verdict === 'number' && verdict >= 0x80 ? verdict : 0;
   const v5 = connection.protocolVersion === 5;
   if (refused !== 0) {
-    // 3.1.1 cannot refuse a PUBLISH: it is acknowledged and dropped (as Mosquitto does).
-    if (packet.qos === 1)
-      sendAck(connection, {
-        type: PacketType.PUBACK,
-        packetId: packet.packetId!,
-        reasonCode: v5 ? refused : undefined,
-      });
-    if (packet.qos === 2)
-      sendAck(connection, {
-        type: PacketType.PUBREC,
-        packetId: packet.packetId!,
-        reasonCode: v5 ? refused : undefined,
-      });
+    broker.stats.publishUnauthorized++;
+    refuse(connection, packet, refused);
     return;
   }
   const now = Date.now();

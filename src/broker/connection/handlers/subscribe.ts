@@ -16,6 +16,7 @@ import { protocolViolation } from '../../errors.js';
 import type { AuthorizeSubscribeResult } from '../../hooks.js';
 import { sendRetained } from '../../publish.js';
 import { parseSharedFilter, type SubscriptionOptions } from '../../routing/index.js';
+import { topicWithinLimits } from '../../topic-limits.js';
 import type { Connection } from '../connection.js';
 
 export function handleSubscribe(connection: Connection, packet: SubscribePacket): void | Promise<void> {
@@ -53,9 +54,21 @@ function complete(connection: Connection, packet: SubscribePacket, verdicts: Aut
   const subscriptionIdentifier = packet.properties?.subscriptionIdentifiers?.[0];
   const reasonCodes: number[] = [];
   const retainedToSend: { filter: string; qos: QoS }[] = [];
+  const { maxTopicLength, maxTopicLevels, maxSubscriptionsPerClient } = broker.options;
   packet.subscriptions.forEach((subscription, index) => {
-    const granted = grant(subscription, verdicts?.[index], broker.options.maximumQoS);
+    let granted = grant(subscription, verdicts?.[index], broker.options.maximumQoS);
+    const filter = subscription.topicFilter;
+    if (granted < 0x80 && !topicWithinLimits(filter, maxTopicLength, maxTopicLevels)) {
+      granted = ReasonCode.TopicFilterInvalid;
+    }
+    if (granted < 0x80 && maxSubscriptionsPerClient > 0) {
+      const existing = broker.trie.subscriptionsOf(clientId);
+      if ((existing?.size ?? 0) >= maxSubscriptionsPerClient && existing?.has(filter) !== true) {
+        granted = ReasonCode.QuotaExceeded;
+      }
+    }
     if (granted >= 0x80) {
+      broker.stats.subscriptionsDenied++;
       reasonCodes.push(v5 ? granted : SubackFailure);
       return;
     }
