@@ -204,14 +204,7 @@ export class TopicActivity {
       entry.rate = Math.round((entry.window / seconds) * 10) / 10;
       entry.window = 0;
       entry.lastAt = now;
-      if (entry.payload !== undefined) {
-        const preview = payloadPreview(entry.payload, this.previewBytes);
-        entry.size = entry.payload.byteLength;
-        entry.preview = preview.text;
-        entry.binary = preview.binary;
-        entry.truncated = preview.truncated;
-        entry.payload = undefined;
-      }
+      if (entry.payload !== undefined) this.fillPreview(entry);
       // Most recently active last (LRU order).
       this.entries.delete(topic);
       this.entries.set(topic, entry);
@@ -222,10 +215,25 @@ export class TopicActivity {
     return updates.length > limit ? updates.slice(0, limit) : updates;
   }
 
-  list(): TopicSnapshot[] {
+  /** Every tracked topic, including those first seen since the last tick (their rate is still 0). */
+  list(now = Date.now()): TopicSnapshot[] {
     const out: TopicSnapshot[] = [];
-    for (const [topic, entry] of this.entries) if (entry.lastAt > 0) out.push(snapshot(topic, entry));
+    for (const [topic, entry] of this.entries) {
+      if (entry.payload !== undefined) this.fillPreview(entry);
+      if (entry.lastAt === 0) entry.lastAt = now;
+      out.push(snapshot(topic, entry));
+    }
     return out;
+  }
+
+  private fillPreview(entry: TopicEntry): void {
+    const payload = entry.payload!;
+    const preview = payloadPreview(payload, this.previewBytes);
+    entry.size = payload.byteLength;
+    entry.preview = preview.text;
+    entry.binary = preview.binary;
+    entry.truncated = preview.truncated;
+    entry.payload = undefined;
   }
 }
 
