@@ -13,3 +13,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<StartedB
   const address = await broker.listen({ host: '127.0.0.1', port: 0 });
   return { broker, port: address.port, close: () => broker.close() };
 }
+
+/** Runs `test` with a broker of its own, closed afterwards whatever happens. */
+export async function withBroker<T>(options: BrokerOptions, test: (own: StartedBroker) => Promise<T>): Promise<T> {
+  const own = await startBroker(options);
+  try {
+    return await test(own);
+  } finally {
+    await own.close();
+  }
+}

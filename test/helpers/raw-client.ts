@@ -193,6 +193,12 @@ export function connectPacket(connect: ConnectOptions = {}): ConnectPacket {
   };
 }
 
+/** CONNECT options for a session that outlives the connection: CleanSession=0 (3.1.1), Session Expiry 60 s (5.0). */
+export const persistentSession = (protocolVersion: 4 | 5): ConnectOptions =>
+  protocolVersion === 5
+    ? { protocolVersion, clean: false, properties: { sessionExpiryInterval: 60 } }
+    : { protocolVersion, clean: false };
+
 /** Sleeps ms milliseconds. */
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -2,26 +2,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
+import { spawnMidge, waitForOutput } from '../support/process.js';
 
 function startCli(args: string[]): { child: ChildProcess; ws: Promise<URL>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'broker', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const cli = spawnMidge(['broker', ...args], { killAfterMs: 15_000 });
+  const ws = waitForOutput(cli, (output) => {
+    const match = /listening on (ws:\/\/[^"\s]+)/.exec(output);
+    return match?.[1] ? new URL(match[1]) : undefined;
   });
-  let output = '';
-  const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  child.on('exit', () => clearTimeout(kill));
-  const ws = new Promise<URL>((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on (ws:\/\/[^"\s]+)/.exec(output);
-      if (match?.[1]) resolve(new URL(match[1]));
-    });
-    child.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
-  });
-  return { child, ws, output: () => output };
+  return { child: cli.child, ws, output: cli.output };
 }
 
 describe('midge broker --ws-port (CLI)', () => {

@@ -6,26 +6,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-client.js';
+import { spawnMidge, waitForOutput } from '../support/process.js';
 
 function startCli(args: string[]): { child: ChildProcess; port: Promise<number>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'broker', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const cli = spawnMidge(['broker', ...args], { killAfterMs: 15_000 });
+  const port = waitForOutput(cli, (output) => {
+    const match = /listening on [^:]+:(\d+)/.exec(output);
+    return match ? Number(match[1]) : undefined;
   });
-  let output = '';
-  const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  child.on('exit', () => clearTimeout(kill));
-  const port = new Promise<number>((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on [^:]+:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
-  });
-  return { child, port, output: () => output };
+  return { child: cli.child, port, output: cli.output };
 }
 
 describe('midge broker (CLI)', () => {

@@ -2,13 +2,14 @@
  * CONNECT validation, CONNACK, the Session at connect time and the server's DISCONNECT (MQTT 5.0 and 3.1.1 §3.1,
  * §3.2, §3.14, §4.12), on the wire.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encode, MAX_PACKET_SIZE, PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
+import { withBroker } from '../helpers/broker.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
 import {
-  type ConnectOptions,
   connectPacket,
   delay,
+  persistentSession,
   publish,
   RawClient,
   rawConnect,
@@ -18,44 +19,18 @@ import {
   text,
 } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
+const live = useLiveBroker();
 /** A broker whose authenticate hook refuses usernames "bad" and the client id "rejected-id". */
-let guarded: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}, port = started.port) {
-  const result = await RawClient.connect(port, options);
-  clients.push(result.client);
-  return result;
-}
-async function open(version: 4 | 5, port = started.port) {
-  const client = await RawClient.open(port, version);
-  clients.push(client);
-  return client;
-}
-/** CONNECT options for a session that outlives the connection: CleanSession=0 (3.1.1), Session Expiry 60 s (5.0). */
-const persistent = (protocolVersion: 4 | 5): ConnectOptions =>
-  protocolVersion === 5
-    ? { protocolVersion, clean: false, properties: { sessionExpiryInterval: 60 } }
-    : { protocolVersion, clean: false };
-
-beforeAll(async () => {
-  started = await startBroker();
-  guarded = await startBroker({
-    hooks: {
-      authenticate: async (ctx) => {
-        if (ctx.clientId === 'rejected-id') return { reasonCode: ReasonCode.ClientIdentifierNotValid };
-        return ctx.username !== 'bad';
-      },
+const guarded = useLiveBroker({
+  hooks: {
+    authenticate: async (ctx) => {
+      if (ctx.clientId === 'rejected-id') return { reasonCode: ReasonCode.ClientIdentifierNotValid };
+      return ctx.username !== 'bad';
     },
-  });
+  },
 });
-afterAll(async () => {
-  await started.close();
-  await guarded.close();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
+const { connectWithConnack: connect, open } = live;
+const persistent = persistentSession;
 
 describe('CONNECT validation', () => {
   it('[3.1.1 MQTT-3.1.2-3] [3.1.1 MQTT-3.1.4-1] [3.1.1 MQTT-3.2.2-6] level 4: a CONNECT with the reserved flag set is closed without CONNACK', async () => {
@@ -171,17 +146,14 @@ describe('CONNECT validation', () => {
   );
 
   it('[MQTT-3.2.2-12] level 5: a Will QoS above the Maximum QoS gets CONNACK 0x9B QoS not supported, then close', async () => {
-    const own = await startBroker({ maximumQoS: 1 });
-    try {
+    await withBroker({ maximumQoS: 1 }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, {
         protocolVersion: 5,
         will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false },
       });
       expect(connack.reasonCode).toBe(ReasonCode.QoSNotSupported);
       await client.expectClose();
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('[MQTT-3.3.2-14] level 5: a will whose Response Topic has a wildcard gets CONNACK 0x82, then close', async () => {
@@ -194,17 +166,14 @@ describe('CONNECT validation', () => {
   });
 
   it('[MQTT-3.2.2-13] level 5: a Will Retain of 1 without retain support gets CONNACK 0x9A Retain not supported, then close', async () => {
-    const own = await startBroker({ retainAvailable: false });
-    try {
+    await withBroker({ retainAvailable: false }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, {
         protocolVersion: 5,
         will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: true },
       });
       expect(connack.reasonCode).toBe(ReasonCode.RetainNotSupported);
       await client.expectClose();
-    } finally {
-      await own.close();
-    }
+    });
   });
 });
 
@@ -234,21 +203,17 @@ describe('CONNACK', () => {
   );
 
   it('[MQTT-3.2.2-22] level 5: without a Server Keep Alive the client Keep Alive applies', async () => {
-    const own = await startBroker({ maxKeepAlive: 0 });
-    try {
+    await withBroker({ maxKeepAlive: 0 }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5, keepAlive: 1 });
       expect(connack.properties?.serverKeepAlive).toBeUndefined();
       const start = Date.now();
       expect((await client.expectPacket(PacketType.DISCONNECT, 3000)).reasonCode).toBe(ReasonCode.KeepAliveTimeout);
       expect(Date.now() - start).toBeGreaterThanOrEqual(1400);
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('[MQTT-3.2.2-19] level 5: a refusing CONNACK leaves out its Reason String when it would exceed the client Maximum Packet Size', async () => {
-    const own = await startBroker({ maxConnections: 1 });
-    try {
+    await withBroker({ maxConnections: 1 }, async (own) => {
       const first = await RawClient.connect(own.port);
       const { client, connack } = await RawClient.connect(own.port, {
         protocolVersion: 5,
@@ -262,9 +227,7 @@ describe('CONNACK', () => {
       expect(roomy.connack.properties?.reasonString).toBeDefined();
       await roomy.client.expectClose();
       await first.client.end();
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('[MQTT-3.1.2-28] level 5: Request Response Information 0 gets no Response Information', async () => {
@@ -351,7 +314,7 @@ describe('the Session at connect time', () => {
     await publish(pub, 'survives/end', 'kept', { qos: 1, retain: true });
     await pub.disconnect();
     await delay(20);
-    expect(started.broker.sessions.has('retain-owner')).toBe(false);
+    expect(live.broker.sessions.has('retain-owner')).toBe(false);
     const { client: sub } = await connect();
     await subscribe(sub, ['survives/end']);
     expect(text((await receive(sub)).payload)).toBe('kept');

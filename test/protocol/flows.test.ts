@@ -2,30 +2,25 @@
  * QoS flows with the server as sender and receiver, redelivery, flow control, UNSUBSCRIBE in flight, shared
  * subscriptions and the properties the server does not send (MQTT 5.0 and 3.1.1 §3.3, §3.10, §4.3 - §4.9).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, delay, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import {
+  type ConnectOptions,
+  delay,
+  persistentSession,
+  publish,
+  receive,
+  subscribe,
+  text,
+} from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}, port = started.port) {
-  const result = await RawClient.connect(port, options);
-  clients.push(result.client);
-  return result.client;
-}
-/** CONNECT options for a session that outlives the connection: CleanSession=0 (3.1.1), Session Expiry 60 s (5.0). */
-const persistent = (clientId: string, protocolVersion: 4 | 5): ConnectOptions =>
-  protocolVersion === 5
-    ? { clientId, protocolVersion, clean: false, properties: { sessionExpiryInterval: 60 } }
-    : { clientId, protocolVersion, clean: false };
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
+const live = useLiveBroker();
+const { connect, pair } = live;
+/** A persistent session (persistentSession) for `clientId`. */
+const persistent = (clientId: string, protocolVersion: 4 | 5): ConnectOptions => ({
+  clientId,
+  ...persistentSession(protocolVersion),
 });
 
 describe('the server as QoS 1 and QoS 2 sender', () => {
@@ -139,9 +134,7 @@ describe('the server as QoS 1 and QoS 2 receiver', () => {
   ] as const)(
     '%s level %d: after PUBACK a PUBLISH reusing the packet id is a new message, even with DUP 1',
     async (_tag, version) => {
-      const sub = await connect({ protocolVersion: version });
-      await subscribe(sub, [{ topicFilter: 'reuse/q1', qos: 1 }]);
-      const pub = await connect({ protocolVersion: version });
+      const { sub, pub } = await pair([{ topicFilter: 'reuse/q1', qos: 1 }], { protocolVersion: version });
       await publish(pub, 'reuse/q1', 'one', { qos: 1, packetId: 6 });
       pub.send({
         type: PacketType.PUBLISH,
@@ -159,30 +152,27 @@ describe('the server as QoS 1 and QoS 2 receiver', () => {
   );
 
   it('[MQTT-4.3.3-9] level 5: after a PUBREC of 0x80 or more, a PUBLISH reusing the packet id is a new message', async () => {
-    const own = await startBroker({ hooks: { authorizePublish: (_client, packet) => text(packet.payload) !== 'no' } });
-    try {
-      const sub = await connect({ protocolVersion: 5 }, own.port);
-      await subscribe(sub, ['reuse/q2']);
-      const pub = await connect({ protocolVersion: 5 }, own.port);
-      const base = {
-        type: PacketType.PUBLISH,
-        topic: 'reuse/q2',
-        qos: 2,
-        retain: false,
-        dup: false,
-        packetId: 4,
-      } as const;
-      pub.send({ ...base, payload: Buffer.from('no') });
-      expect((await pub.expectPacket(PacketType.PUBREC)).reasonCode).toBe(ReasonCode.NotAuthorized);
-      pub.send({ ...base, payload: Buffer.from('yes') });
-      expect((await pub.expectPacket(PacketType.PUBREC)).reasonCode ?? 0).toBe(0);
-      pub.send({ type: PacketType.PUBREL, packetId: 4 });
-      await pub.expectPacket(PacketType.PUBCOMP);
-      expect(text((await receive(sub)).payload)).toBe('yes');
-    } finally {
-      for (const c of clients.splice(0)) await c.end().catch(() => {});
-      await own.close();
-    }
+    await live.withBroker(
+      { hooks: { authorizePublish: (_client, packet) => text(packet.payload) !== 'no' } },
+      async (own) => {
+        const { sub, pub } = await pair(['reuse/q2'], { protocolVersion: 5 }, own.port);
+        const base = {
+          type: PacketType.PUBLISH,
+          topic: 'reuse/q2',
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId: 4,
+        } as const;
+        pub.send({ ...base, payload: Buffer.from('no') });
+        expect((await pub.expectPacket(PacketType.PUBREC)).reasonCode).toBe(ReasonCode.NotAuthorized);
+        pub.send({ ...base, payload: Buffer.from('yes') });
+        expect((await pub.expectPacket(PacketType.PUBREC)).reasonCode ?? 0).toBe(0);
+        pub.send({ type: PacketType.PUBREL, packetId: 4 });
+        await pub.expectPacket(PacketType.PUBCOMP);
+        expect(text((await receive(sub)).payload)).toBe('yes');
+      },
+    );
   });
 
   it('[MQTT-4.3.3-13] level 5: the QoS 2 exchange is completed even after the message expired', async () => {
@@ -231,9 +221,7 @@ describe('UNSUBSCRIBE', () => {
   ] as const)(
     '%s level %d: a QoS 2 delivery started before UNSUBSCRIBE is completed after it',
     async (_tag, version) => {
-      const sub = await connect({ protocolVersion: version });
-      await subscribe(sub, [{ topicFilter: 'leaving', qos: 2 }]);
-      const pub = await connect({ protocolVersion: version });
+      const { sub, pub } = await pair([{ topicFilter: 'leaving', qos: 2 }], { protocolVersion: version });
       await publish(pub, 'leaving', 'x', { qos: 2 });
       const inflight = await receive(sub, { ack: false });
       sub.send({ type: PacketType.UNSUBSCRIBE, packetId: 5, topicFilters: ['leaving'] });
@@ -324,8 +312,7 @@ describe('properties the server does not send', () => {
   });
 
   it('[MQTT-3.1.2-29] level 5: with Request Problem Information 0 no Reason String or User Property is sent outside PUBLISH, CONNACK and DISCONNECT', async () => {
-    const own = await startBroker({ hooks: { authorizeSubscribe: () => ReasonCode.NotAuthorized } });
-    try {
+    await live.withBroker({ hooks: { authorizeSubscribe: () => ReasonCode.NotAuthorized } }, async (own) => {
       const client = await connect({ protocolVersion: 5, properties: { requestProblemInformation: 0 } }, own.port);
       client.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: 'x', qos: 1 }] });
       const suback = await client.expectPacket(PacketType.SUBACK);
@@ -346,9 +333,6 @@ describe('properties the server does not send', () => {
       expect(puback.properties).toBeUndefined();
       client.send({ type: PacketType.UNSUBSCRIBE, packetId: 3, topicFilters: ['x'] });
       expect((await client.expectPacket(PacketType.UNSUBACK)).properties).toBeUndefined();
-    } finally {
-      for (const c of clients.splice(0)) await c.end().catch(() => {});
-      await own.close();
-    }
+    });
   });
 });

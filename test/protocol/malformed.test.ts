@@ -2,14 +2,13 @@
  * Data representation, fixed-header flags, Topic Names and Topic Filters, and the server's reaction to packets that
  * break them (MQTT 5.0 and 3.1.1 §1.5, §2, §3.3, §3.8, §4.7, §4.8, §4.13), on the wire.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encode, PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
 import {
-  type ConnectOptions,
   connectPacket,
   publish,
-  RawClient,
+  type RawClient,
   rawPacket,
   rawString,
   receive,
@@ -17,21 +16,8 @@ import {
   text,
 } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}, port = started.port) {
-  const result = await RawClient.connect(port, options);
-  clients.push(result.client);
-  return result.client;
-}
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
+const live = useLiveBroker();
+const { connect, pair } = live;
 
 /**
  * Sends bytes on a fresh connection and expects the broker to close it: 3.1.1 without a packet, 5.0 after a
@@ -118,9 +104,7 @@ describe('data representation', () => {
   ] as const)(
     '%s level %d: a leading BOM (EF BB BF) is kept: it is part of the topic',
     async (_tag, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, ['\ufeffbom/x', 'bom/x']);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair(['\ufeffbom/x', 'bom/x'], { protocolVersion });
       await publish(pub, '\ufeffbom/x', 'with', { qos: 1 });
       const received = await receive(sub);
       expect(received.topic).toBe('\ufeffbom/x');
@@ -149,9 +133,7 @@ describe('data representation', () => {
   ] as const)(
     '%s level %d: a QoS 0 PUBLISH to a subscriber has DUP 0 and no packet id',
     async (_tags, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, [{ topicFilter: 'q0', qos: 2 }]);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair([{ topicFilter: 'q0', qos: 2 }], { protocolVersion });
       await publish(pub, 'q0', 'x', { qos: 0 });
       const received = await receive(sub);
       expect([received.qos, received.dup, received.packetId]).toEqual([0, false, undefined]);
@@ -161,8 +143,7 @@ describe('data representation', () => {
   );
 
   it('[MQTT-3.1.2-2] a CONNECT with protocol level 6 is refused: at most a refusing CONNACK, then close', async () => {
-    const client = await RawClient.open(started.port, 4);
-    clients.push(client);
+    const client = await live.open(4);
     client.sendRaw(rawPacket(0x10, [...rawString('MQTT'), 6, 0x02, 0, 0, 0, ...rawString('six')]));
     await client.expectClose();
     expect(client.packets.map((p) => [p.type, 'reasonCode' in p ? p.reasonCode : undefined])).toEqual([
@@ -226,9 +207,7 @@ describe('Topic Names and Topic Filters', () => {
     ['[3.1.1 MQTT-4.7.3-4]', 4],
     ['[MQTT-4.7.3-4]', 5],
   ] as const)('%s level %d: topics and filters are matched without normalisation', async (_tag, protocolVersion) => {
-    const sub = await connect({ protocolVersion });
-    await subscribe(sub, ['a/b', 'caf\u00e9/x']);
-    const pub = await connect({ protocolVersion });
+    const { sub, pub } = await pair(['a/b', 'caf\u00e9/x'], { protocolVersion });
     for (const topic of ['a//b', 'A/b', 'a/b/', ' a/b', 'cafe\u0301/x', 'a/b ']) await publish(pub, topic, topic);
     await publish(pub, 'a/b', 'exact');
     await publish(pub, 'caf\u00e9/x', 'exact too');
@@ -243,9 +222,7 @@ describe('Topic Names and Topic Filters', () => {
   ] as const)(
     '%s level %d: the Topic Name sent to a subscriber is the published one, matching its filter',
     async (_tags, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, ['m/+/c']);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair(['m/+/c'], { protocolVersion });
       await publish(pub, 'm/b/d', 'no');
       await publish(pub, 'm/b/c', 'yes');
       const received = await receive(sub);
@@ -323,9 +300,7 @@ describe('PUBLISH handling', () => {
   ] as const)(
     '%s level %d: DUP of a forwarded PUBLISH does not copy the incoming DUP',
     async (_tag, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, [{ topicFilter: 'dup/in', qos: 1 }]);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair([{ topicFilter: 'dup/in', qos: 1 }], { protocolVersion });
       pub.send({
         type: PacketType.PUBLISH,
         topic: 'dup/in',
@@ -372,63 +347,59 @@ describe('PUBLISH handling', () => {
   );
 
   it('[3.1.1 MQTT-3.3.5-2] level 4: an unauthorised PUBLISH is acknowledged per its QoS and not delivered', async () => {
-    const own = await startBroker({ hooks: { authorizePublish: (_client, packet) => packet.topic !== 'denied' } });
-    try {
-      const sub = await connect({}, own.port);
-      await subscribe(sub, ['denied']);
-      const pub = await connect({}, own.port);
-      pub.send({
-        type: PacketType.PUBLISH,
-        topic: 'denied',
-        payload: Buffer.from('x'),
-        qos: 1,
-        retain: false,
-        dup: false,
-        packetId: 4,
-      });
-      expect((await pub.expectPacket(PacketType.PUBACK)).packetId).toBe(4);
-      pub.send({
-        type: PacketType.PUBLISH,
-        topic: 'denied',
-        payload: Buffer.from('x'),
-        qos: 2,
-        retain: false,
-        dup: false,
-        packetId: 5,
-      });
-      expect((await pub.expectPacket(PacketType.PUBREC)).packetId).toBe(5);
-      await sub.expectNoPacket(200);
-    } finally {
-      for (const c of clients.splice(0)) await c.end().catch(() => {});
-      await own.close();
-    }
+    await live.withBroker(
+      { hooks: { authorizePublish: (_client, packet) => packet.topic !== 'denied' } },
+      async (own) => {
+        const { sub, pub } = await pair(['denied'], {}, own.port);
+        pub.send({
+          type: PacketType.PUBLISH,
+          topic: 'denied',
+          payload: Buffer.from('x'),
+          qos: 1,
+          retain: false,
+          dup: false,
+          packetId: 4,
+        });
+        expect((await pub.expectPacket(PacketType.PUBACK)).packetId).toBe(4);
+        pub.send({
+          type: PacketType.PUBLISH,
+          topic: 'denied',
+          payload: Buffer.from('x'),
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId: 5,
+        });
+        expect((await pub.expectPacket(PacketType.PUBREC)).packetId).toBe(5);
+        await sub.expectNoPacket(200);
+      },
+    );
   });
 
   it('[3.1.1 MQTT-4.8.0-2] level 4: an error while processing an inbound packet closes the connection', async () => {
-    const own = await startBroker({
-      hooks: {
-        authorizePublish: () => {
-          throw new Error('authorization backend down');
+    await live.withBroker(
+      {
+        hooks: {
+          authorizePublish: () => {
+            throw new Error('authorization backend down');
+          },
         },
       },
-    });
-    try {
-      const pub = await connect({}, own.port);
-      pub.send({
-        type: PacketType.PUBLISH,
-        topic: 't',
-        payload: Buffer.from('x'),
-        qos: 1,
-        retain: false,
-        dup: false,
-        packetId: 1,
-      });
-      await pub.expectClose();
-      expect(pub.packets).toEqual([]);
-    } finally {
-      for (const c of clients.splice(0)) await c.end().catch(() => {});
-      await own.close();
-    }
+      async (own) => {
+        const pub = await connect({}, own.port);
+        pub.send({
+          type: PacketType.PUBLISH,
+          topic: 't',
+          payload: Buffer.from('x'),
+          qos: 1,
+          retain: false,
+          dup: false,
+          packetId: 1,
+        });
+        await pub.expectClose();
+        expect(pub.packets).toEqual([]);
+      },
+    );
   });
 });
 
@@ -437,8 +408,7 @@ describe('transport', () => {
     ['[3.1.1 MQTT-7.1.1-1]', 4],
     ['[MQTT-4.2.0-1]', 5],
   ] as const)('%s level %d: over TCP, packets split at every byte are read in order', async (_tag, protocolVersion) => {
-    const client = await RawClient.open(started.port, protocolVersion);
-    clients.push(client);
+    const client = await live.open(protocolVersion);
     const bytes = Buffer.concat([
       encode(connectPacket({ protocolVersion }), protocolVersion),
       encode(

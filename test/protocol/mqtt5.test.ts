@@ -1,29 +1,27 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, delay, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { withBroker } from '../helpers/broker.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import { delay, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}) {
-  const result = await RawClient.connect(started.port, { protocolVersion: 5, ...options });
-  clients.push(result.client);
-  return result.client;
+const live = useLiveBroker({}, { protocolVersion: 5 });
+const { connect, pair } = live;
+
+/** User Properties, a name repeated, arrive unaltered and in order. */
+async function userPropertiesForwarded() {
+  const { sub, pub } = await pair(['uprops']);
+  const userProperties: [string, string][] = [
+    ['b', '1'],
+    ['a', '2'],
+    ['b', '3'],
+  ];
+  await publish(pub, 'uprops', 'x', { qos: 1, properties: { userProperties } });
+  expect((await receive(sub)).properties?.userProperties).toEqual(userProperties);
 }
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
 
 describe('MQTT 5.0 features', () => {
   it('[MQTT-3.3.2-12] Topic Alias: a topic set with an alias is used for later PUBLISH with an empty topic', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['alias/topic']);
-    const pub = await connect();
+    const { sub, pub } = await pair(['alias/topic']);
     await publish(pub, 'alias/topic', 'one', { qos: 1, properties: { topicAlias: 3 } });
     await publish(pub, '', 'two', { qos: 1, packetId: 2, properties: { topicAlias: 3 } });
     const first = await receive(sub);
@@ -101,7 +99,7 @@ describe('MQTT 5.0 features', () => {
     const sub = await connect();
     await subscribe(sub, ['exp/retained']);
     await sub.expectNoPacket(200);
-    expect(started.broker.retained.get('exp/retained')).toBeUndefined();
+    expect(live.broker.retained.get('exp/retained')).toBeUndefined();
   });
 
   it('[MQTT-3.3.4-3] [MQTT-3.3.4-4] the Subscription Identifiers of the overlapping subscriptions are sent with the single message', async () => {
@@ -124,36 +122,12 @@ describe('MQTT 5.0 features', () => {
     expect(text((await receive(client)).payload)).toBe('theirs');
   });
 
-  it('[MQTT-3.3.2-17] User Properties are forwarded unaltered', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['uprops']);
-    const pub = await connect();
-    const userProperties: [string, string][] = [
-      ['b', '1'],
-      ['a', '2'],
-      ['b', '3'],
-    ];
-    await publish(pub, 'uprops', 'x', { qos: 1, properties: { userProperties } });
-    expect((await receive(sub)).properties?.userProperties).toEqual(userProperties);
-  });
+  it('[MQTT-3.3.2-17] User Properties are forwarded unaltered', userPropertiesForwarded);
 
-  it('[MQTT-3.3.2-18] User Properties keep their order, repeated names included', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['uprops']);
-    const pub = await connect();
-    const userProperties: [string, string][] = [
-      ['b', '1'],
-      ['a', '2'],
-      ['b', '3'],
-    ];
-    await publish(pub, 'uprops', 'x', { qos: 1, properties: { userProperties } });
-    expect((await receive(sub)).properties?.userProperties).toEqual(userProperties);
-  });
+  it('[MQTT-3.3.2-18] User Properties keep their order, repeated names included', userPropertiesForwarded);
 
   it('[MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-20] Response Topic, Correlation Data, Content Type and Payload Format Indicator are forwarded unchanged', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['req']);
-    const pub = await connect();
+    const { sub, pub } = await pair(['req']);
     const properties = {
       responseTopic: 'resp/1',
       correlationData: Buffer.from([1, 2, 3]),
@@ -172,11 +146,11 @@ describe('MQTT 5.0 features', () => {
     const sub = await connect({ properties: { maximumPacketSize: 100 } });
     await subscribe(sub, [{ topicFilter: 'big', qos: 1 }]);
     const pub = await connect();
-    const dropped = started.broker.stats.messagesDropped;
+    const dropped = live.broker.stats.messagesDropped;
     await publish(pub, 'big', 'x'.repeat(200), { qos: 1 });
     await publish(pub, 'big', 'small', { qos: 1, packetId: 2 });
     expect(text((await receive(sub)).payload)).toBe('small');
-    expect(started.broker.stats.messagesDropped).toBe(dropped + 1);
+    expect(live.broker.stats.messagesDropped).toBe(dropped + 1);
   });
 
   it('shared subscriptions: each message goes to one member of the group', async () => {
@@ -216,8 +190,7 @@ describe('MQTT 5.0 features', () => {
   });
 
   it('Request Problem Information=0: the CONNACK of a refused connection has no Reason String', async () => {
-    const own = await startBroker({ maxConnections: 1 });
-    try {
+    await withBroker({ maxConnections: 1 }, async (own) => {
       const first = await RawClient.connect(own.port);
       const { connack, client } = await RawClient.connect(own.port, {
         protocolVersion: 5,
@@ -227,9 +200,7 @@ describe('MQTT 5.0 features', () => {
       expect(connack.properties?.reasonString).toBeUndefined();
       await client.expectClose();
       await first.client.end();
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('an AUTH packet without an authentication method is a protocol error: DISCONNECT 0x82', async () => {
@@ -240,8 +211,7 @@ describe('MQTT 5.0 features', () => {
   });
 
   it('[MQTT-3.2.2-9] [MQTT-3.2.2-10] Maximum QoS below 2: announced in CONNACK, subscriptions granted at most it, a higher PUBLISH gets DISCONNECT 0x9B', async () => {
-    const own = await startBroker({ maximumQoS: 1 });
-    try {
+    await withBroker({ maximumQoS: 1 }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5 });
       expect(connack.properties?.maximumQoS).toBe(1);
       expect(await subscribe(client, [{ topicFilter: 'mq', qos: 2 }])).toEqual([1]);
@@ -256,14 +226,11 @@ describe('MQTT 5.0 features', () => {
       });
       expect((await client.expectPacket(PacketType.DISCONNECT)).reasonCode).toBe(ReasonCode.QoSNotSupported);
       await client.expectClose();
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('Maximum Packet Size: announced in CONNACK, a larger packet gets DISCONNECT 0x95 Packet too large', async () => {
-    const own = await startBroker({ maxPacketSize: 100 });
-    try {
+    await withBroker({ maxPacketSize: 100 }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5 });
       expect(connack.properties?.maximumPacketSize).toBe(100);
       client.send({
@@ -276,9 +243,7 @@ describe('MQTT 5.0 features', () => {
       });
       expect((await client.expectPacket(PacketType.DISCONNECT)).reasonCode).toBe(ReasonCode.PacketTooLarge);
       await client.expectClose();
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('[MQTT-3.3.2-7] topic aliases are not carried from one connection to the next', async () => {

@@ -1,29 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, delay, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { withBroker } from '../helpers/broker.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import { delay, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}) {
-  const result = await RawClient.connect(started.port, options);
-  clients.push(result.client);
-  return result.client;
-}
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
+const live = useLiveBroker();
+const { connect, pair } = live;
 
 describe('PUBLISH from a client', () => {
   it('routes a QoS 0 message to a matching subscriber', async () => {
-    const sub = await connect();
-    await subscribe(sub, [{ topicFilter: 'a/b', qos: 0 }]);
-    const pub = await connect();
+    const { sub, pub } = await pair([{ topicFilter: 'a/b', qos: 0 }]);
     await publish(pub, 'a/b', 'hello');
     const received = await receive(sub);
     expect(text(received.payload)).toBe('hello');
@@ -78,9 +64,7 @@ describe('PUBLISH from a client', () => {
   ] as const)(
     '%s level %d: a QoS 2 PUBLISH resent before PUBREL is acknowledged again but not delivered again',
     async (_tag, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, ['once']);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair(['once'], { protocolVersion });
       const packet = {
         type: PacketType.PUBLISH,
         topic: 'once',
@@ -129,9 +113,7 @@ describe('PUBLISH from a client', () => {
   ] as const)(
     '%s level %d: after PUBCOMP a PUBLISH with the same packet id is a new message',
     async (_tag, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, [{ topicFilter: 'again', qos: 1 }]);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair([{ topicFilter: 'again', qos: 1 }], { protocolVersion });
       await publish(pub, 'again', 'one', { qos: 2, packetId: 3 });
       await publish(pub, 'again', 'two', { qos: 2, packetId: 3 });
       expect(text((await receive(sub)).payload)).toBe('one');
@@ -193,9 +175,7 @@ describe('PUBLISH from a client', () => {
   ] as const)(
     '%s level %d: messages from one client are delivered in the order they were published',
     async (_tags, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, [{ topicFilter: 'order/#', qos: 1 }]);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair([{ topicFilter: 'order/#', qos: 1 }], { protocolVersion });
       for (let i = 0; i < 50; i++) {
         pub.send({
           type: PacketType.PUBLISH,
@@ -214,9 +194,7 @@ describe('PUBLISH from a client', () => {
 
 describe('PUBLISH to a subscriber', () => {
   it('[3.1.1 MQTT-3.8.4-6] a message is delivered at the lower of its QoS and the granted QoS', async () => {
-    const sub = await connect();
-    await subscribe(sub, [{ topicFilter: 'down', qos: 1 }]);
-    const pub = await connect();
+    const { sub, pub } = await pair([{ topicFilter: 'down', qos: 1 }]);
     await publish(pub, 'down', 'x', { qos: 2 });
     const received = await receive(sub);
     expect(received.qos).toBe(1);
@@ -225,17 +203,13 @@ describe('PUBLISH to a subscriber', () => {
   });
 
   it('[MQTT-3.8.4-8] (5.0) a message is delivered at the lower of its QoS and the granted QoS', async () => {
-    const sub = await connect({ protocolVersion: 5 });
-    await subscribe(sub, [{ topicFilter: 'down5', qos: 0 }]);
-    const pub = await connect({ protocolVersion: 5 });
+    const { sub, pub } = await pair([{ topicFilter: 'down5', qos: 0 }], { protocolVersion: 5 });
     await publish(pub, 'down5', 'x', { qos: 2 });
     expect((await receive(sub)).qos).toBe(0);
   });
 
   it('a QoS 2 delivery completes PUBLISH, PUBREC, PUBREL, PUBCOMP', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['q2flow']);
-    const pub = await connect();
+    const { sub, pub } = await pair(['q2flow']);
     await publish(pub, 'q2flow', 'x', { qos: 2 });
     const received = await sub.expectPacket(PacketType.PUBLISH);
     expect(received.qos).toBe(2);
@@ -263,9 +237,7 @@ describe('PUBLISH to a subscriber', () => {
   ] as const)(
     '%s level %d: packet ids of unacknowledged messages to a client are non-zero and all different',
     async (_tag, protocolVersion) => {
-      const sub = await connect({ protocolVersion });
-      await subscribe(sub, [{ topicFilter: 'ids', qos: 1 }]);
-      const pub = await connect({ protocolVersion });
+      const { sub, pub } = await pair([{ topicFilter: 'ids', qos: 1 }], { protocolVersion });
       for (let i = 0; i < 10; i++) await publish(pub, 'ids', String(i), { qos: 1, packetId: i + 1 });
       const ids = new Set<number>();
       for (let i = 0; i < 10; i++) ids.add((await receive(sub, { ack: false })).packetId!);
@@ -286,9 +258,7 @@ describe('PUBLISH to a subscriber', () => {
   });
 
   it('[3.1.1 MQTT-3.3.1-9] the RETAIN flag is 0 when a message is forwarded on an established subscription', async () => {
-    const sub = await connect();
-    await subscribe(sub, ['live/retain']);
-    const pub = await connect();
+    const { sub, pub } = await pair(['live/retain']);
     await publish(pub, 'live/retain', 'x', { retain: true, qos: 1 });
     expect((await receive(sub)).retain).toBe(false);
     await publish(pub, 'live/retain', '', { retain: true });
@@ -296,18 +266,18 @@ describe('PUBLISH to a subscriber', () => {
   });
 
   it('[MQTT-3.3.1-12] (5.0) without Retain As Published the RETAIN flag is 0 on live forwarding', async () => {
-    const sub = await connect({ protocolVersion: 5 });
-    await subscribe(sub, [{ topicFilter: 'rap/0', qos: 1, retainAsPublished: false }]);
-    const pub = await connect({ protocolVersion: 5 });
+    const { sub, pub } = await pair([{ topicFilter: 'rap/0', qos: 1, retainAsPublished: false }], {
+      protocolVersion: 5,
+    });
     await publish(pub, 'rap/0', 'x', { retain: true, qos: 1 });
     expect((await receive(sub)).retain).toBe(false);
     await publish(pub, 'rap/0', '', { retain: true });
   });
 
   it('[MQTT-3.3.1-13] (5.0) with Retain As Published the RETAIN flag is forwarded as published', async () => {
-    const sub = await connect({ protocolVersion: 5 });
-    await subscribe(sub, [{ topicFilter: 'rap/1', qos: 1, retainAsPublished: true }]);
-    const pub = await connect({ protocolVersion: 5 });
+    const { sub, pub } = await pair([{ topicFilter: 'rap/1', qos: 1, retainAsPublished: true }], {
+      protocolVersion: 5,
+    });
     await publish(pub, 'rap/1', 'x', { retain: true, qos: 1 });
     expect((await receive(sub)).retain).toBe(true);
     await publish(pub, 'rap/1', 'y', { retain: false, qos: 1 });
@@ -316,8 +286,7 @@ describe('PUBLISH to a subscriber', () => {
   });
 
   it('a subscriber that does not read does not make the broker buffer without bound: messages are dropped and counted', async () => {
-    const own = await startBroker({ maxWriteBuffer: 64 * 1024, maxQueuedMessages: 100 });
-    try {
+    await withBroker({ maxWriteBuffer: 64 * 1024, maxQueuedMessages: 100 }, async (own) => {
       const { client: sub } = await RawClient.connect(own.port);
       await subscribe(sub, [{ topicFilter: 'flood', qos: 0 }]);
       sub.socket.pause();
@@ -336,8 +305,6 @@ describe('PUBLISH to a subscriber', () => {
       sub.socket.resume();
       await pub.end();
       await sub.end();
-    } finally {
-      await own.close();
-    }
+    });
   });
 });

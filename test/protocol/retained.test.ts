@@ -1,22 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { describe, expect, it } from 'vitest';
+import { withBroker } from '../helpers/broker.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import { publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}) {
-  const result = await RawClient.connect(started.port, options);
-  clients.push(result.client);
-  return result.client;
-}
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
+const live = useLiveBroker();
+const { connect } = live;
 
 describe('retained messages', () => {
   it.each([
@@ -73,7 +61,7 @@ describe('retained messages', () => {
   ] as const)('%s level %d: a retained message with an empty payload is not stored', async (_tag, protocolVersion) => {
     const pub = await connect({ protocolVersion });
     await publish(pub, `r/empty/${protocolVersion}`, '', { retain: true, qos: 1 });
-    expect(started.broker.retained.get(`r/empty/${protocolVersion}`)).toBeUndefined();
+    expect(live.broker.retained.get(`r/empty/${protocolVersion}`)).toBeUndefined();
     const sub = await connect({ protocolVersion });
     await subscribe(sub, [`r/empty/${protocolVersion}`]);
     await sub.expectNoPacket(200);
@@ -91,7 +79,7 @@ describe('retained messages', () => {
       await publish(pub, topic, 'not retained', { retain: false, qos: 1 });
       await publish(pub, topic, '', { retain: false, qos: 1 });
       await publish(pub, `${topic}/other`, 'not retained', { retain: false, qos: 1 });
-      expect(started.broker.retained.get(`${topic}/other`)).toBeUndefined();
+      expect(live.broker.retained.get(`${topic}/other`)).toBeUndefined();
       const sub = await connect({ protocolVersion });
       await subscribe(sub, [topic]);
       expect(text((await receive(sub)).payload)).toBe('kept');
@@ -143,7 +131,7 @@ describe('retained messages', () => {
   ] as const)(
     '%s level %d: a filter starting with a wildcard does not match retained topics starting with $',
     async (_tag, protocolVersion) => {
-      started.broker.publishMessage('$internal/x', 'secret', { retain: true });
+      live.broker.publishMessage('$internal/x', 'secret', { retain: true });
       const sub = await connect({ protocolVersion });
       await subscribe(sub, ['#', '+/x']);
       const topics: string[] = [];
@@ -176,16 +164,13 @@ describe('retained messages', () => {
   });
 
   it('with retainAvailable=false a retained PUBLISH gets DISCONNECT 0x9A Retain not supported (5.0)', async () => {
-    const own = await startBroker({ retainAvailable: false });
-    try {
+    await withBroker({ retainAvailable: false }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5 });
       expect(connack.properties?.retainAvailable).toBe(0);
       client.send({ type: 3, topic: 'x', payload: Buffer.from('x'), qos: 0, retain: true, dup: false });
       const disconnect = await client.expectPacket(14);
       expect(disconnect.reasonCode).toBe(0x9a);
       await client.expectClose();
-    } finally {
-      await own.close();
-    }
+    });
   });
 });

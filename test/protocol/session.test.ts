@@ -1,28 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, delay, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { withBroker } from '../helpers/broker.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import { delay, persistentSession, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-/** CONNECT options for a session that outlives the connection: CleanSession=0 (3.1.1), Session Expiry 60 s (5.0). */
-const persistent = (protocolVersion: 4 | 5): ConnectOptions =>
-  protocolVersion === 5
-    ? { protocolVersion, clean: false, properties: { sessionExpiryInterval: 60 } }
-    : { protocolVersion, clean: false };
-async function connect(options: ConnectOptions = {}) {
-  const result = await RawClient.connect(started.port, options);
-  clients.push(result.client);
-  return result;
-}
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
+const live = useLiveBroker();
+const { connectWithConnack: connect } = live;
+const persistent = persistentSession;
 
 describe('persistent sessions', () => {
   it('[3.1.1 MQTT-3.1.2-4] [3.1.1 MQTT-3.1.2-5] CleanSession=0 resumes the subscriptions and queues QoS 1/2 messages while offline', async () => {
@@ -48,7 +32,7 @@ describe('persistent sessions', () => {
     await connect({ clientId: 'persist-2', clean: true });
     const { client: pub } = await connect();
     await publish(pub, 'p/2', 'x', { qos: 1 });
-    expect(started.broker.trie.subscriptionsOf('persist-2')?.size ?? 0).toBe(0);
+    expect(live.broker.trie.subscriptionsOf('persist-2')?.size ?? 0).toBe(0);
   });
 
   it.each([
@@ -129,12 +113,11 @@ describe('persistent sessions', () => {
     client.send({ type: PacketType.DISCONNECT, properties: { sessionExpiryInterval: 0 } });
     await client.expectClose();
     await delay(50);
-    expect(started.broker.sessions.has('persist-6')).toBe(false);
+    expect(live.broker.sessions.has('persist-6')).toBe(false);
   });
 
   it('the offline queue is bounded by maxQueuedMessages', async () => {
-    const own = await startBroker({ maxQueuedMessages: 5 });
-    try {
+    await withBroker({ maxQueuedMessages: 5 }, async (own) => {
       const { client: sub } = await RawClient.connect(own.port, { clientId: 'bounded', clean: false });
       await subscribe(sub, [{ topicFilter: 'b', qos: 1 }]);
       await sub.disconnect();
@@ -146,8 +129,6 @@ describe('persistent sessions', () => {
       await again.expectNoPacket(200);
       await pub.end();
       await again.end();
-    } finally {
-      await own.close();
-    }
+    });
   });
 });

@@ -1,23 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, publish, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import { publish, receive, subscribe, text } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}, port = started.port) {
-  const result = await RawClient.connect(port, options);
-  clients.push(result.client);
-  return result.client;
-}
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
-});
+const live = useLiveBroker();
+const { connect } = live;
 
 describe('SUBSCRIBE / UNSUBSCRIBE', () => {
   it.each([
@@ -117,41 +104,39 @@ describe('SUBSCRIBE / UNSUBSCRIBE', () => {
   });
 
   it('[3.1.1 MQTT-3.9.3-2] [MQTT-3.9.3-2] authorizeSubscribe can lower the granted QoS or refuse a filter (0x80 in 3.1.1, the reason code in 5.0)', async () => {
-    const own = await startBroker({
-      hooks: {
-        authorizeSubscribe: (_client, subscription) =>
-          subscription.topicFilter.startsWith('secret')
-            ? ReasonCode.NotAuthorized
-            : subscription.topicFilter === 'low'
-              ? 0
-              : true,
+    await live.withBroker(
+      {
+        hooks: {
+          authorizeSubscribe: (_client, subscription) =>
+            subscription.topicFilter.startsWith('secret')
+              ? ReasonCode.NotAuthorized
+              : subscription.topicFilter === 'low'
+                ? 0
+                : true,
+        },
       },
-    });
-    try {
-      const v4 = await connect({}, own.port);
-      expect(await subscribe(v4, ['secret/x', 'low', 'ok'])).toEqual([0x80, 0, 2]);
-      const v5 = await connect({ protocolVersion: 5 }, own.port);
-      expect(await subscribe(v5, ['secret/x', 'ok'])).toEqual([ReasonCode.NotAuthorized, 2]);
-    } finally {
-      for (const c of clients.splice(0)) await c.end().catch(() => {});
-      await own.close();
-    }
+      async (own) => {
+        const v4 = await connect({}, own.port);
+        expect(await subscribe(v4, ['secret/x', 'low', 'ok'])).toEqual([0x80, 0, 2]);
+        const v5 = await connect({ protocolVersion: 5 }, own.port);
+        expect(await subscribe(v5, ['secret/x', 'ok'])).toEqual([ReasonCode.NotAuthorized, 2]);
+      },
+    );
   });
 
   it('authorizePublish refusing a message drops it (5.0: PUBACK 0x87)', async () => {
-    const own = await startBroker({
-      hooks: { authorizePublish: async (_client, packet) => !packet.topic.startsWith('forbidden') },
-    });
-    try {
-      const sub = await connect({}, own.port);
-      await subscribe(sub, ['#']);
-      const pub = await connect({ protocolVersion: 5 }, own.port);
-      expect(await publish(pub, 'forbidden/x', 'x', { qos: 1 })).toBe(ReasonCode.NotAuthorized);
-      await publish(pub, 'allowed/x', 'x', { qos: 1, packetId: 2 });
-      expect((await receive(sub)).topic).toBe('allowed/x');
-    } finally {
-      for (const c of clients.splice(0)) await c.end().catch(() => {});
-      await own.close();
-    }
+    await live.withBroker(
+      {
+        hooks: { authorizePublish: async (_client, packet) => !packet.topic.startsWith('forbidden') },
+      },
+      async (own) => {
+        const sub = await connect({}, own.port);
+        await subscribe(sub, ['#']);
+        const pub = await connect({ protocolVersion: 5 }, own.port);
+        expect(await publish(pub, 'forbidden/x', 'x', { qos: 1 })).toBe(ReasonCode.NotAuthorized);
+        await publish(pub, 'allowed/x', 'x', { qos: 1, packetId: 2 });
+        expect((await receive(sub)).topic).toBe('allowed/x');
+      },
+    );
   });
 });

