@@ -148,6 +148,7 @@ export class Broker extends BrokerCore {
       clearLongTimeout(session.expiryTimer);
     }
     this.wills.stop();
+    await this.cluster?.stop(); // cluster hook: leaves the cluster (no-op without one)
     if (this.storeWriter) {
       await this.storeWriter.flush();
       await this.options.store?.close();

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { ReasonCode } from '../codec/index.js';
+import type { ClusterHook } from './cluster/hook.js';
 import type { Connection } from './connection/connection.js';
 import type { BrokerEventMap } from './hooks.js';
 import { AddressLimits, AuthBackoff } from './limits.js';
@@ -41,6 +42,8 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   private readonly persistence: StoreSessionPersistence | undefined;
   readonly startedAt = Date.now();
   closing = false;
+  /** Set by startCluster() (src/broker/cluster/); undefined without --cluster, and then every hook is a no-op. */
+  cluster: ClusterHook | undefined = undefined;
   /** Open sockets and connect rate per remote address (maxConnectionsPerIp, connectRatePerIp). */
   readonly addressLimits: AddressLimits;
   /** Back-off of addresses with failed authentications. */
@@ -105,7 +108,9 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
 
   /** Publishes a message into the broker (from a client, a will, $SYS or the embedding application). */
   publish(message: Message): number {
-    return routeMessage(this, message);
+    // Cluster hook: forwards to the nodes with a matching subscription; returns how many (0 without a cluster).
+    const remote = this.cluster === undefined ? 0 : this.cluster.onLocalPublish(message);
+    return routeMessage(this, message) + remote;
   }
 
   createSession(clientId: string): Session {

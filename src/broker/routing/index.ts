@@ -1,6 +1,11 @@
 export { RetainedStore } from './retained-store.js';
 export { ShareGroup, type ShareMember } from './shared.js';
-export { type Delivery, type SubscriptionOptions, SubscriptionTrie } from './subscription-trie.js';
+export {
+  type Delivery,
+  type SubscriptionChangeObserver,
+  type SubscriptionOptions,
+  SubscriptionTrie,
+} from './subscription-trie.js';
 export {
   isDollarTopic,
   LEVEL_SEPARATOR,

@@ -62,7 +62,15 @@ class TrieNode {
   }
 }
 
+/** Told of every subscription added or removed (client × full filter); used by the cluster (none by default). */
+export interface SubscriptionChangeObserver {
+  subscriptionAdded(filter: string): void;
+  subscriptionRemoved(filter: string): void;
+}
+
 export class SubscriptionTrie {
+  /** Cluster hook: undefined unless a cluster is configured (src/broker/cluster/). */
+  observer: SubscriptionChangeObserver | undefined = undefined;
   readonly #root = new TrieNode();
   readonly #clients = new Map<string, ClientRecord>();
   #size = 0;
@@ -103,7 +111,10 @@ export class SubscriptionTrie {
     }
     const isNew = !client.subscriptions.has(filter);
     client.subscriptions.set(filter, opts);
-    if (isNew) this.#size++;
+    if (isNew) {
+      this.#size++;
+      this.observer?.subscriptionAdded(filter); // cluster hook
+    }
 
     if (shared) {
       node.groups ??= new Map();
@@ -130,6 +141,7 @@ export class SubscriptionTrie {
     this.#remove(clientId, filter);
     this.#size--;
     if (client.subscriptions.size === 0) this.#clients.delete(clientId);
+    this.observer?.subscriptionRemoved(filter); // cluster hook
     return true;
   }
 
@@ -142,6 +154,8 @@ export class SubscriptionTrie {
     // The map is left as it was: a caller may still hold it (from subscriptionsOf) to move the session.
     for (const filter of client.subscriptions.keys()) this.#remove(clientId, filter);
     this.#size -= count;
+    const observer = this.observer; // cluster hook
+    if (observer !== undefined) for (const filter of client.subscriptions.keys()) observer.subscriptionRemoved(filter);
     return count;
   }
 

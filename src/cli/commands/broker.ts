@@ -93,6 +93,9 @@ interface BrokerCommandOptions {
   wsPort?: number;
   wsHost?: string;
   wsPath: string;
+  cluster?: string;
+  nodeId?: string;
+  clusterPrefix: string;
 }
 
 /** The store the flags ask for, or a message saying why the flags do not fit together. */
@@ -218,8 +221,15 @@ export function registerBrokerCommand(program: Command): void {
     .option('--ws-port <port>', 'also serve MQTT over WebSocket (ws://) on this port', integer(0, 65_535))
     .option('--ws-host <address>', 'address of the WebSocket listener (default: --host)')
     .option('--ws-path <path>', 'URL path of the WebSocket listener', wsPath, '/mqtt')
+    .option('--cluster <url>', 'join the cluster of the nodes sharing this Redis (docs/cluster.md)', redisUrl)
+    .option('--node-id <name>', "this node's name in the cluster (default: <hostname>-<pid>-<random>)")
+    .option('--cluster-prefix <prefix>', "prefix of the cluster's Redis keys and channels", 'midge:cluster:')
     .action(async (options: BrokerCommandOptions, command: Command) => {
       const logger = pino({ level: options.logLevel });
+      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      if (options.cluster === undefined && (given('nodeId') || given('clusterPrefix'))) {
+        command.error('error: --node-id and --cluster-prefix apply to --cluster only');
+      }
       const chosen = storeFromOptions(options, command);
       if (typeof chosen === 'string') command.error(`error: ${chosen}`);
       const { store, where } = chosen as { store: Store | undefined; where: string };
@@ -256,6 +266,11 @@ export function registerBrokerCommand(program: Command): void {
           logger.info({ store: where, ...broker.restoreSummary }, describeRestore(broker.restoreSummary));
         } else {
           logger.info({ store: where }, `store: ${where}`);
+        }
+        if (options.cluster !== undefined) {
+          // Loaded only with --cluster; broker.close() leaves the cluster.
+          const { startCluster } = await import('../../broker/cluster/index.js');
+          await startCluster(broker, { url: options.cluster, nodeId: options.nodeId, prefix: options.clusterPrefix });
         }
         address = await broker.listen({ host: options.host, port: options.port });
         logSecureListeners = await startSecureListeners(broker, secure, logger);

@@ -1,0 +1,66 @@
+/**
+ * The frame a node sends another over Redis pub/sub: version byte, origin node id, then the message (flags, topic,
+ * payload, optional properties, publisher id and expiry deadline), with the primitives of the store encoding
+ * (store/encoding.ts: varints, length-prefixed strings and bytes, tagged MQTT properties).
+ */
+import type { QoS } from '../../codec/index.js';
+import type { Message } from '../message.js';
+import { RecordReader, RecordWriter, readProperties, writeProperties } from '../store/encoding.js';
+
+const VERSION = 1;
+const QOS_MASK = 0b11;
+const RETAIN = 1 << 2;
+const HAS_PROPERTIES = 1 << 3;
+const HAS_PUBLISHER = 1 << 4;
+const HAS_EXPIRES = 1 << 5;
+
+const writer = new RecordWriter(1024);
+
+export interface Frame {
+  origin: string;
+  message: Message;
+}
+
+export function encodeFrame(origin: string, message: Message): Buffer {
+  const w = writer.reset();
+  w.u8(VERSION);
+  w.string(origin);
+  let flags = message.qos & QOS_MASK;
+  if (message.retain) flags |= RETAIN;
+  if (message.properties !== undefined) flags |= HAS_PROPERTIES;
+  if (message.publisherId !== undefined) flags |= HAS_PUBLISHER;
+  if (message.expiresAt !== undefined) flags |= HAS_EXPIRES;
+  w.u8(flags);
+  w.string(message.topic);
+  w.bytes(message.payload);
+  if (message.properties !== undefined) writeProperties(w, message.properties);
+  if (message.publisherId !== undefined) w.string(message.publisherId);
+  if (message.expiresAt !== undefined) w.number(message.expiresAt);
+  return w.finish();
+}
+
+/** Throws RangeError on a truncated or unknown frame. */
+export function decodeFrame(buf: Uint8Array): Frame {
+  const r = new RecordReader(buf);
+  const version = r.u8();
+  if (version !== VERSION) throw new RangeError(`unknown cluster frame version ${version}`);
+  const origin = r.string();
+  const flags = r.u8();
+  const topic = r.string();
+  const payload = r.bytes();
+  const properties = flags & HAS_PROPERTIES ? readProperties(r) : undefined;
+  const publisherId = flags & HAS_PUBLISHER ? r.string() : undefined;
+  const expiresAt = flags & HAS_EXPIRES ? r.number() : undefined;
+  return {
+    origin,
+    message: {
+      topic,
+      payload,
+      qos: (flags & QOS_MASK) as QoS,
+      retain: (flags & RETAIN) !== 0,
+      properties,
+      publisherId,
+      expiresAt,
+    },
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Cluster phase 1 (issue 8): a real redis-server and three Midge nodes in this process, MQTT.js clients spread over
+ * them. Cross-node routing at QoS 0/1/2 with a wildcard filter (exactly once each), forwarding only to nodes with a
+ * matching filter, unsubscribe stopping the forwarding, cluster-wide retained messages, membership expiry.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Broker, createBroker } from '../../src/broker/broker.js';
+import { type Cluster, startCluster } from '../../src/broker/cluster/index.js';
+import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { type CliBroker, killAllCliBrokers, startCliBroker } from './cli-broker.js';
+
+const HEARTBEAT_MS = 200;
+const TTL_MS = 800;
+
+interface Node {
+  id: string;
+  broker: Broker;
+  cluster: Cluster;
+  port: number;
+}
+
+let redis: RedisServer;
+const nodes: Node[] = [];
+const clients: MqttClient[] = [];
+
+async function startNode(id: string, prefix = 'test:cluster:'): Promise<Node> {
+  const broker = createBroker({ sysInterval: 0 });
+  const cluster = await startCluster(broker, {
+    url: redis.url,
+    nodeId: id,
+    prefix,
+    heartbeatMs: HEARTBEAT_MS,
+    ttlMs: TTL_MS,
+  });
+  const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+  const node = { id, broker, cluster, port };
+  nodes.push(node);
+  return node;
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function open(node: Node, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${node.port}`, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 2000,
+    ...options,
+  });
+  clients.push(client);
+  return client;
+}
+
+/** Collects "topic payload qos" of every message the client receives. */
+function collect(client: MqttClient): string[] {
+  const got: string[] = [];
+  client.on('message', (topic, payload, packet) => got.push(`${topic} ${payload.toString()} ${packet.qos}`));
+  return got;
+}
+
+/** true once `node` knows that `peer` subscribes to a filter matching `topic`. */
+function routesTo(node: Node, peer: Node, topic: string): boolean {
+  return node.cluster.remote.match(topic).some((delivery) => delivery.clientId === peer.id);
+}
+
+let a: Node;
+let b: Node;
+let c: Node;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  a = await startNode('node-a');
+  b = await startNode('node-b');
+  c = await startNode('node-c');
+  await waitFor(() => nodes.every((node) => node.cluster.peers.size === 2), 'three members');
+}, 30_000);
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.endAsync(true).catch(() => {});
+  await killAllCliBrokers();
+});
+
+afterAll(async () => {
+  for (const client of clients.splice(0)) await client.endAsync(true).catch(() => {});
+  for (const node of nodes.splice(0)) await node.broker.close().catch(() => {});
+  await redis?.stop();
+}, 30_000);
+
+describe('cluster over Redis', () => {
+  it('lists the three members on every node', () => {
+    for (const node of nodes) expect(node.cluster.members()).toEqual(['node-a', 'node-b', 'node-c']);
+  });
+
+  it('delivers QoS 0/1/2 published on B and C to a wildcard subscriber on A, exactly once each', async () => {
+    const sub = await open(a, { clientId: 'sub-a' });
+    const got = collect(sub);
+    await sub.subscribeAsync('x/+/data', { qos: 2 });
+    await waitFor(() => routesTo(b, a, 'x/1/data') && routesTo(c, a, 'x/1/data'), 'A filter known on B and C');
+    const cReceivedBefore = c.cluster.stats.receivedMessages;
+
+    const pubB = await open(b, { clientId: 'pub-b' });
+    const pubC = await open(c, { clientId: 'pub-c' });
+    const expected: string[] = [];
+    for (const qos of [0, 1, 2] as const) {
+      await pubB.publishAsync(`x/b/data`, `b${qos}`, { qos });
+      await pubC.publishAsync(`x/c/data`, `c${qos}`, { qos });
+      expected.push(`x/b/data b${qos} ${qos}`, `x/c/data c${qos} ${qos}`);
+    }
+    await pubB.publishAsync('x/b/other', 'not matching', { qos: 1 });
+    await waitFor(() => got.length >= expected.length, 'six messages on A');
+    // Give a duplicate time to show up.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([...got].sort()).toEqual([...expected].sort());
+    // C has no matching subscription: nothing was forwarded to it.
+    expect(c.cluster.stats.receivedMessages).toBe(cReceivedBefore);
+  });
+
+  it('forwards only to nodes with a matching filter, and stops after unsubscribe', async () => {
+    const subA = await open(a, { clientId: 'only-a' });
+    const gotA = collect(subA);
+    await subA.subscribeAsync('only/#', { qos: 1 });
+    await waitFor(() => routesTo(c, a, 'only/x'), 'A filter known on C');
+    const before = { a: a.cluster.stats.receivedMessages, b: b.cluster.stats.receivedMessages };
+
+    const pub = await open(c, { clientId: 'pub-only' });
+    await pub.publishAsync('only/x', 'one', { qos: 1 });
+    await waitFor(() => gotA.length === 1, 'message on A');
+    expect(a.cluster.stats.receivedMessages).toBe(before.a + 1);
+    expect(b.cluster.stats.receivedMessages).toBe(before.b);
+
+    await subA.unsubscribeAsync('only/#');
+    await waitFor(() => !routesTo(c, a, 'only/x'), 'A filter removed on C');
+    const forwardedBefore = c.cluster.stats.forwardedFrames;
+    await pub.publishAsync('only/x', 'two', { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(c.cluster.stats.forwardedFrames).toBe(forwardedBefore);
+    expect(a.cluster.stats.receivedMessages).toBe(before.a + 1);
+    expect(gotA).toEqual(['only/x one 1']);
+  });
+
+  it('keeps a filter announced while another local subscriber still has it', async () => {
+    const one = await open(a, { clientId: 'dup-1' });
+    const two = await open(a, { clientId: 'dup-2' });
+    const got = collect(two);
+    await one.subscribeAsync('dup/t', { qos: 1 });
+    await two.subscribeAsync('dup/t', { qos: 1 });
+    await waitFor(() => routesTo(b, a, 'dup/t'), 'filter known on B');
+    await one.unsubscribeAsync('dup/t');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(routesTo(b, a, 'dup/t')).toBe(true);
+    const pub = await open(b, { clientId: 'dup-pub' });
+    await pub.publishAsync('dup/t', 'still', { qos: 1 });
+    await waitFor(() => got.length === 1, 'message on A');
+    expect(got).toEqual(['dup/t still 1']);
+  });
+
+  it('makes retained messages cluster-wide, removals included', async () => {
+    const pub = await open(b, { clientId: 'ret-pub' });
+    await pub.publishAsync('ret/1', 'kept', { qos: 1, retain: true });
+    await waitFor(
+      () => nodes.every((node) => node.broker.retained.get('ret/1') !== undefined),
+      'retained on every node',
+    );
+    const sub = await open(c, { clientId: 'ret-sub' });
+    const got = collect(sub);
+    await sub.subscribeAsync('ret/#', { qos: 1 });
+    await waitFor(() => got.length === 1, 'retained message on C');
+    expect(got).toEqual(['ret/1 kept 1']);
+
+    // A node joining later loads the shared retained set.
+    const d = await startNode('node-d');
+    const kept = d.broker.retained.get('ret/1');
+    expect(kept && Buffer.from(kept.payload).toString()).toBe('kept');
+
+    await pub.publishAsync('ret/1', '', { qos: 1, retain: true });
+    await waitFor(
+      () => nodes.every((node) => node.broker.retained.get('ret/1') === undefined),
+      'retained removed on every node',
+    );
+    await d.broker.close();
+    nodes.splice(nodes.indexOf(d), 1);
+    await waitFor(() => a.cluster.peers.size === 2, 'D gone from A');
+  });
+
+  it('expires a node that dies without leaving within the ttl', async () => {
+    const e = await startNode('node-e');
+    await waitFor(() => a.cluster.peers.has('node-e') && b.cluster.peers.has('node-e'), 'E known');
+    const sub = await open(e, { clientId: 'sub-e' });
+    await sub.subscribeAsync('e/#', { qos: 1 });
+    await waitFor(() => routesTo(a, e, 'e/1'), 'E filter known on A');
+    await sub.endAsync(true);
+    const diedAt = Date.now();
+    e.cluster.crash();
+    await waitFor(() => !a.cluster.peers.has('node-e') && !b.cluster.peers.has('node-e'), 'E expired', TTL_MS * 4);
+    expect(Date.now() - diedAt).toBeLessThan(TTL_MS + 3 * HEARTBEAT_MS + 500);
+    expect(routesTo(a, e, 'e/1')).toBe(false);
+    await e.broker.close();
+    nodes.splice(nodes.indexOf(e), 1);
+  });
+
+  it('joins through the CLI with --cluster and --node-id', async () => {
+    let cli: CliBroker | undefined;
+    try {
+      cli = await startCliBroker([
+        '--store',
+        'memory',
+        '--cluster',
+        redis.url,
+        '--node-id',
+        'node-cli',
+        '--cluster-prefix',
+        'test:cluster:',
+      ]);
+      await waitFor(() => a.cluster.peers.has('node-cli'), 'CLI node known on A', 10_000);
+      const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${cli.port}`, { reconnectPeriod: 0, clientId: 'cli-sub' });
+      clients.push(sub);
+      const got = collect(sub);
+      await sub.subscribeAsync('cli/#', { qos: 1 });
+      await waitFor(() => routesTo(a, { id: 'node-cli' } as Node, 'cli/x'), 'CLI filter known on A');
+      const pub = await open(a, { clientId: 'cli-pub' });
+      await pub.publishAsync('cli/x', 'via redis', { qos: 1 });
+      await waitFor(() => got.length === 1, 'message on the CLI node');
+      expect(got).toEqual(['cli/x via redis 1']);
+      expect(await cli.stop()).toBe(0);
+      await waitFor(() => !a.cluster.peers.has('node-cli'), 'CLI node left');
+    } finally {
+      await cli?.kill().catch(() => {});
+    }
+  }, 30_000);
+});
