@@ -6,13 +6,14 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { FileSecurity } from '../../broker/auth/file-security.js';
 import { ConfigFileError } from '../../broker/auth/password-file.js';
 import type { Broker } from '../../broker/broker.js';
 import { type BrokerOptions, DEFAULT_OPTIONS } from '../../broker/options.js';
 import type { TlsListenOptions } from '../../transports/tls.js';
+import { bool, integer } from '../config/options.js';
 
 export interface SecurityCommandOptions {
   passwordFile?: string;
@@ -42,20 +43,7 @@ export interface SecurityCommandOptions {
 
 export const DEFAULT_TLS_PORT = 8883;
 
-function count(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
-    return n;
-  };
-}
-
-function bool(value: string): boolean {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new InvalidArgumentError('expected true or false');
-}
+const count = integer;
 
 export function addSecurityOptions(command: Command): Command {
   const d = DEFAULT_OPTIONS;

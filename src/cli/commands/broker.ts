@@ -14,6 +14,8 @@ import { createBroker } from '../../broker/broker.js';
 import { DEFAULT_OPTIONS } from '../../broker/options.js';
 import type { RestoreSummary } from '../../broker/restore.js';
 import { createStore, type Store, type StoreKind } from '../../broker/store/index.js';
+import { addEnvironmentVariables, applyConfigFile, describeConfig } from '../config/index.js';
+import { integer } from '../config/options.js';
 import {
   addSecurityOptions,
   type SecurityCommandOptions,
@@ -57,15 +59,6 @@ function wsPath(value: string): string {
   return value;
 }
 
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
-    return n;
-  };
-}
-
 interface BrokerCommandOptions {
   host: string;
   port: number;
@@ -96,6 +89,14 @@ interface BrokerCommandOptions {
   cluster?: string;
   nodeId?: string;
   clusterPrefix: string;
+  config?: string;
+  checkConfig?: string;
+}
+
+/** Where an option's value came from counts as given unless it is the default. */
+function isGiven(command: Command, name: string): boolean {
+  const source = command.getOptionValueSource(name);
+  return source === 'cli' || source === 'config' || source === 'env';
 }
 
 /** The store the flags ask for, or a message saying why the flags do not fit together. */
@@ -103,7 +104,7 @@ function storeFromOptions(
   options: BrokerCommandOptions,
   command: Command,
 ): { store: Store | undefined; where: string } | string {
-  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  const given = (name: string) => isGiven(command, name);
   if (options.store !== 'sqlite' && (given('dataDir') || given('sqliteSync'))) {
     return '--data-dir and --sqlite-sync apply to --store sqlite only';
   }
@@ -224,9 +225,37 @@ export function registerBrokerCommand(program: Command): void {
     .option('--cluster <url>', 'join the cluster of the nodes sharing this Redis (docs/cluster.md)', redisUrl)
     .option('--node-id <name>', "this node's name in the cluster (default: <hostname>-<pid>-<random>)")
     .option('--cluster-prefix <prefix>', "prefix of the cluster's Redis keys and channels", 'midge:cluster:')
-    .action(async (options: BrokerCommandOptions, command: Command) => {
+    .option('--config <file>', 'read the options from a Midge JSON file or a mosquitto.conf (flags override it)')
+    .option('--check-config <file>', 'validate a config file, print what it sets and exit (0 if valid, else 1)')
+    .action(async (flags: BrokerCommandOptions, command: Command) => {
+      if (flags.checkConfig !== undefined) {
+        if (flags.config !== undefined) command.error('error: --config and --check-config do not go together');
+        const loaded = applyConfigFile(command, flags.checkConfig);
+        if (loaded.errors.length === 0) {
+          try {
+            securityFromOptions(command.opts() as SecurityCommandOptions);
+          } catch (error) {
+            loaded.errors.push(`${loaded.file}: ${(error as Error).message}`);
+          }
+        }
+        if (loaded.errors.length > 0) {
+          process.stderr.write(`${loaded.errors.join('\n')}\n`);
+          process.exit(1);
+        }
+        process.stdout.write(describeConfig(loaded));
+        process.exit(0);
+      }
+      if (flags.config !== undefined) {
+        const loaded = applyConfigFile(command, flags.config);
+        if (loaded.errors.length > 0) {
+          process.stderr.write(`${loaded.errors.join('\n')}\n`);
+          process.exit(1);
+        }
+      }
+      const options = command.opts() as BrokerCommandOptions;
       const logger = pino({ level: options.logLevel });
-      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      if (options.config !== undefined) logger.info({ config: resolve(options.config) }, `config: ${options.config}`);
+      const given = (name: string) => isGiven(command, name);
       if (options.cluster === undefined && (given('nodeId') || given('clusterPrefix'))) {
         command.error('error: --node-id and --cluster-prefix apply to --cluster only');
       }
@@ -334,4 +363,5 @@ export function registerBrokerCommand(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT'));
     });
   addSecurityOptions(brokerCommand);
+  addEnvironmentVariables(brokerCommand);
 }
