@@ -37,6 +37,20 @@ describe('midge broker (CLI)', () => {
     expect(lines.some((l) => l.msg === 'client connected' && l.level === 20)).toBe(true);
   });
 
+  it('--log-format pretty writes human-readable lines instead of JSON, and still exits 0 on SIGTERM', async () => {
+    const cli = startCli(['--port', '0', '--host', '127.0.0.1', '--store', 'memory', '--log-format', 'pretty']);
+    await cli.port;
+    const exited = new Promise<number | null>((resolve) => cli.child.on('exit', (code) => resolve(code)));
+    cli.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const listening = cli
+      .output()
+      .split('\n')
+      .find((line) => line.includes('listening on'));
+    expect(listening).toMatch(/INFO.*midge broker listening on 127\.0\.0\.1:\d+/);
+    expect(listening?.trimStart().startsWith('{')).toBe(false);
+  });
+
   it('--help documents the flags', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'broker', '--help'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { type AdminServer, isLoopback, startAdminServer } from '../../admin/index.js';
 import { createBroker } from '../../broker/broker.js';
 import { DEFAULT_OPTIONS } from '../../broker/options.js';
@@ -63,6 +63,7 @@ interface BrokerCommandOptions {
   host: string;
   port: number;
   logLevel: string;
+  logFormat: 'auto' | 'pretty' | 'json';
   connectTimeout: number;
   maxConnections: number;
   maxInflight: number;
@@ -137,6 +138,14 @@ export function registerBrokerCommand(program: Command): void {
       new Option('--log-level <level>', 'log level')
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
         .default('info'),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'log lines: pretty (colours, for a terminal), json, or auto (pretty on a terminal)',
+      )
+        .choices(['auto', 'pretty', 'json'])
+        .default('auto'),
     )
     .option('--connect-timeout <seconds>', 'seconds a client has to send CONNECT', integer(1, 3600), d.connectTimeout)
     .option('--max-connections <n>', 'simultaneous clients (0 = no limit)', integer(0, 10_000_000), d.maxConnections)
@@ -253,7 +262,7 @@ export function registerBrokerCommand(program: Command): void {
         }
       }
       const options = command.opts() as BrokerCommandOptions;
-      const logger = pino({ level: options.logLevel });
+      const logger = createLogger(options);
       if (options.config !== undefined) logger.info({ config: resolve(options.config) }, `config: ${options.config}`);
       const given = (name: string) => isGiven(command, name);
       if (options.cluster === undefined && (given('nodeId') || given('clusterPrefix'))) {
@@ -364,4 +373,17 @@ export function registerBrokerCommand(program: Command): void {
     });
   addSecurityOptions(brokerCommand);
   addEnvironmentVariables(brokerCommand);
+}
+
+/** JSON lines, or pino-pretty (in a worker thread) when asked or when stdout is a terminal. */
+function createLogger(options: BrokerCommandOptions): Logger {
+  const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && process.stdout.isTTY === true);
+  if (!pretty) return pino({ level: options.logLevel });
+  return pino({
+    level: options.logLevel,
+    transport: {
+      target: 'pino-pretty',
+      options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+    },
+  });
 }
