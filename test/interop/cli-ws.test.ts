@@ -82,7 +82,7 @@ describe('midge broker --ws-port (CLI)', () => {
     });
     expect(await new Promise<number | null>((resolve) => child.on('exit', resolve))).toBe(0);
     for (const flag of ['--ws-port <port>', '--ws-host <address>', '--ws-path <path>']) expect(output).toContain(flag);
-    expect(output.replace(/\s+/g, ' ')).toContain('URL path of the WebSocket listener (default: "/mqtt")');
+    expect(output.replace(/\s+/g, ' ')).toMatch(/URL path of the WebSocket listener \(default: "\/mqtt"[,)]/);
   });
 
   it('refuses a --ws-path that does not start with /', async () => {

@@ -48,6 +48,9 @@ interface Subscriber {
   options: SubscriptionOptions;
 }
 
+/** Larger than any level count, and a small integer for V8. */
+const NO_MIN = 0x3fffffff;
+
 class TrieNode {
   children: Map<string, TrieNode> | undefined = undefined;
   plus: TrieNode | undefined = undefined;
@@ -56,6 +59,18 @@ class TrieNode {
   subscribers: Map<string, Subscriber> | undefined = undefined;
   /** Shared subscriptions ending here, by ShareName. */
   groups: Map<string, ShareGroup> | undefined = undefined;
+  /**
+   * Bounds on the number of topic levels left after this node for which a filter through this node (ending here or
+   * below) can match: a filter with k levels after this node matches exactly k, one ending in `#` at least k - 1.
+   * match() does not enter a node whose bounds exclude the topic's remaining levels, so that e.g. the large `+`
+   * subtree of many `+/x/y` filters is skipped for a 2-level topic. Widened on subscribe and never narrowed on
+   * unsubscribe (a stale bound only skips less), reset when the node is pruned.
+   */
+  minRest = NO_MIN;
+  maxRest = -1;
+  /** The same bounds over the filters through the exact children, counted from those children: no lookup outside. */
+  childMinRest = NO_MIN;
+  childMaxRest = -1;
 
   isEmpty(): boolean {
     return !this.children && !this.plus && !this.hash && !this.subscribers && !this.groups;
@@ -101,8 +116,24 @@ export class SubscriptionTrie {
   subscribe(clientId: string, filter: string, options: SubscriptionOptions): boolean {
     const opts: SubscriptionOptions = { ...options };
     const shared = parseSharedFilter(filter);
+    const levels = (shared ? shared.filter : filter).split(LEVEL_SEPARATOR);
+    const m = levels.length;
+    const multi = levels[m - 1] === MULTI_LEVEL_WILDCARD;
     let node = this.#root;
-    for (const level of (shared ? shared.filter : filter).split(LEVEL_SEPARATOR)) node = this.#child(node, level);
+    for (let depth = 1; depth <= m; depth++) {
+      const parent = node;
+      const level = levels[depth - 1]!;
+      node = this.#child(parent, level);
+      const rest = m - depth;
+      const min = multi ? rest - 1 : rest;
+      const max = multi ? NO_MIN : rest;
+      if (min < node.minRest) node.minRest = min;
+      if (max > node.maxRest) node.maxRest = max;
+      if (level !== SINGLE_LEVEL_WILDCARD && level !== MULTI_LEVEL_WILDCARD) {
+        if (min < parent.childMinRest) parent.childMinRest = min;
+        if (max > parent.childMaxRest) parent.childMaxRest = max;
+      }
+    }
 
     let client = this.#clients.get(clientId);
     if (!client) {
@@ -171,7 +202,8 @@ export class SubscriptionTrie {
    * - shared: per matching share group (ShareName + filter), exactly ONE member chosen by round-robin among members
    *   for which `isAvailable(clientId)` is true (all members if none is, or no predicate is given).
    * Walks the trie level by level (exact child, `+` child, `#` child) with an explicit stack, so the cost is the
-   * topic's levels and the matching subscriptions. `isAvailable` runs after the walk and must not modify the trie.
+   * topic's levels and the matching subscriptions; a child none of whose filters can match the number of levels left
+   * is not entered (TrieNode.minRest/maxRest). `isAvailable` runs after the walk and must not modify the trie.
    */
   match(topic: string, publisherId?: string, isAvailable?: (clientId: string) => boolean): Delivery[] {
     const levels = this.#levels;
@@ -179,7 +211,7 @@ export class SubscriptionTrie {
     const epoch = ++this.#epoch;
     const out: Delivery[] = [];
     const groups = this.#groupScratch;
-    groups.length = 0;
+    if (groups.length !== 0) groups.length = 0;
     // [MQTT-4.7.2-1]: filters starting with a wildcard do not match `$` topics, so at the root skip `+` and `#`.
     const dollar = isDollarTopic(topic);
 
@@ -199,15 +231,18 @@ export class SubscriptionTrie {
         this.#collect(node, out, epoch, publisherId);
         continue;
       }
-      if (node.children) {
+      const rest = n - depth - 1;
+      // A child is entered only if a filter through it can match the levels left (see TrieNode.minRest).
+      if (node.children !== undefined && rest >= node.childMinRest && rest <= node.childMaxRest) {
         const child = node.children.get(levels[depth]!);
-        if (child) {
+        if (child !== undefined && rest >= child.minRest && rest <= child.maxRest) {
           nodes[sp] = child;
           depths[sp++] = depth + 1;
         }
       }
-      if (node.plus && wild) {
-        nodes[sp] = node.plus;
+      const plus = node.plus;
+      if (plus !== undefined && wild && rest >= plus.minRest && rest <= plus.maxRest) {
+        nodes[sp] = plus;
         depths[sp++] = depth + 1;
       }
     }
@@ -324,7 +359,11 @@ export class SubscriptionTrie {
       else if (level === MULTI_LEVEL_WILDCARD) parent.hash = undefined;
       else {
         parent.children!.delete(level);
-        if (parent.children!.size === 0) parent.children = undefined;
+        if (parent.children!.size === 0) {
+          parent.children = undefined;
+          parent.childMinRest = NO_MIN;
+          parent.childMaxRest = -1;
+        }
       }
       this.#nodeCount--;
     }

@@ -13,6 +13,47 @@ function opts(qos: QoS, extra: Partial<SubscriptionOptions> = {}): SubscriptionO
 }
 
 describe('SubscriptionTrie basics', () => {
+  it('matches by the number of levels left: filters of other depths under one node, `#` covering its parent', () => {
+    const trie = new SubscriptionTrie();
+    const filters = ['+/1/y', 'bench/+/2', 'bench/3/x', 'a/#', 'a/+/#', '+', '+/+', 'b/+/+/#', '$share/g/+/q/#'];
+    for (const [i, f] of filters.entries()) trie.subscribe(`c${i}`, f, opts(0));
+    const topics = [
+      'bench/3',
+      'bench/1',
+      '1',
+      'a',
+      'a/b',
+      'a/b/c',
+      'b/c',
+      'b/c/d',
+      'b/c/d/e',
+      'x/q',
+      'x/q/r/s',
+      'bench/3/x',
+    ];
+    for (const topic of topics) {
+      const expected = filters.filter((f) => topicMatches(parseSharedFilter(f)?.filter ?? f, topic)).length;
+      expect(trie.match(topic).length, topic).toBe(expected);
+    }
+    // Bounds are not narrowed on unsubscribe: removing the short filters must not hide the long ones, nor the reverse.
+    trie.unsubscribe('c5', '+');
+    trie.unsubscribe('c3', 'a/#');
+    trie.subscribe('c9', '+/+/+', opts(0));
+    expect(trie.match('a').map((d) => d.clientId)).toEqual([]);
+    expect(
+      trie
+        .match('a/b')
+        .map((d) => d.clientId)
+        .sort(),
+    ).toEqual(['c4', 'c6']);
+    expect(
+      trie
+        .match('a/b/c')
+        .map((d) => d.clientId)
+        .sort(),
+    ).toEqual(['c4', 'c9']);
+  });
+
   it('subscribe returns true only for a new client×filter, and replaces options', () => {
     const trie = new SubscriptionTrie();
     expect(trie.subscribe('c1', 'a/b', opts(0))).toBe(true);
