@@ -13,6 +13,7 @@ import {
   TimeoutError,
   TransportError,
 } from '../client/index.js';
+import { type Protocol, SCHEMES } from '../client/options.js';
 import type { Properties } from '../client/properties.js';
 import type { QoS } from '../codec/index.js';
 
@@ -124,7 +125,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
 // --- -L URL --------------------------------------------------------------------------------------------------------
 
 export interface ParsedUrl {
-  protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';
+  protocol: Protocol;
   host: string;
   port: number | undefined;
   username: string | undefined;
@@ -147,16 +148,7 @@ export function parseUrlOption(value: string): ParsedUrl {
     throw new InvalidArgumentError('expected a URL such as mqtt://user:pass@host:1883/topic');
   }
   const scheme = url.protocol.replace(/:$/, '');
-  const protocols: Record<string, ParsedUrl['protocol']> = {
-    mqtt: 'mqtt',
-    tcp: 'mqtt',
-    mqtts: 'mqtts',
-    ssl: 'mqtts',
-    tls: 'mqtts',
-    ws: 'ws',
-    wss: 'wss',
-  };
-  const protocol = protocols[scheme];
+  const protocol = SCHEMES[scheme];
   if (protocol === undefined)
     throw new InvalidArgumentError(`unsupported URL scheme '${scheme}:' (mqtt, mqtts, ws, wss)`);
   const webSocket = protocol === 'ws' || protocol === 'wss';

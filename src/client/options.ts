@@ -104,7 +104,8 @@ export interface ResolvedOptions
   store?: InflightStore;
 }
 
-const SCHEMES: Record<string, Protocol> = {
+/** URL schemes and the transport each names (`tcp:` and `ssl:`/`tls:` are MQTT.js's aliases). */
+export const SCHEMES: Readonly<Record<string, Protocol>> = {
   mqtt: 'mqtt',
   tcp: 'mqtt',
   mqtts: 'mqtts',
