@@ -108,9 +108,16 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
 
   /** Publishes a message into the broker (from a client, a will, $SYS or the embedding application). */
   publish(message: Message): number {
-    // Cluster hook: forwards to the nodes with a matching subscription; returns how many (0 without a cluster).
-    const remote = this.cluster === undefined ? 0 : this.cluster.onLocalPublish(message);
-    return routeMessage(this, message) + remote;
+    const cluster = this.cluster;
+    if (cluster === undefined) return routeMessage(this, message);
+    // Cluster hook: forwards to the nodes with a matching subscription and returns how many; it may restrict the
+    // share groups served here for this one message (trie.shareFilter).
+    const remote = cluster.onLocalPublish(message);
+    try {
+      return routeMessage(this, message) + remote;
+    } finally {
+      this.trie.shareFilter = undefined;
+    }
   }
 
   createSession(clientId: string): Session {
@@ -129,6 +136,20 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
     session.destroy();
     this.storeWriter?.push({ op: 'deleteSession', clientId: session.clientId });
     this.wills.sessionEnded(session.clientId);
+    this.cluster?.sessionEnded(session.clientId);
+  }
+
+  /**
+   * Forgets a session that moved to another cluster node: nothing is dropped or published (its delayed will is
+   * cancelled by the caller or goes with it), its store records are deleted.
+   */
+  releaseSession(session: Session): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    clearLongTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    this.trie.unsubscribeAll(session.clientId);
+    session.release();
+    this.storeWriter?.push({ op: 'deleteSession', clientId: session.clientId });
   }
 
   /** Called by a connection exactly once when it closes. */
@@ -141,6 +162,7 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
     const current = this.clients.get(clientId) === connection;
     if (current) this.clients.delete(clientId);
     this.stats.connections--;
+    if (current) this.cluster?.clientDisconnected(clientId);
     // [MQTT-3.1.2-8] the will is published unless the client sent DISCONNECT (5.0: unless reason 0x04).
     if (connection.will !== undefined) {
       this.wills.trigger(clientId, connection.will, connection.sessionExpiryInterval, now);

@@ -5,39 +5,8 @@
  * the store too.
  */
 import type { BrokerCore } from './core.js';
-import type { Message, Outgoing } from './message.js';
-import { OutgoingState } from './session/inflight.js';
+import { installSession, toMessage } from './handoff.js';
 import { SESSION_NEVER_EXPIRES } from './session/session.js';
-import type { MessageRecord, OutgoingRecord } from './store/store.js';
-import { setLongTimeout } from './timers.js';
-
-function toMessage(record: MessageRecord): Message {
-  return {
-    topic: record.topic,
-    payload: record.payload,
-    qos: record.qos,
-    retain: record.retain,
-    properties: record.properties,
-    publisherId: record.publisherId,
-    expiresAt: record.expiresAt,
-  };
-}
-
-function toOutgoing(record: OutgoingRecord): Outgoing {
-  return {
-    message: toMessage(record.message),
-    qos: record.qos,
-    retain: record.retain,
-    subscriptionIdentifiers: record.subscriptionIdentifiers,
-    seq: record.seq,
-  };
-}
-
-const STATES = {
-  puback: OutgoingState.AwaitingPuback,
-  pubrec: OutgoingState.AwaitingPubrec,
-  pubcomp: OutgoingState.AwaitingPubcomp,
-};
 
 /** What a startup restore found and kept (logged by the CLI, exposed as Broker.restored). */
 export interface RestoreSummary {
@@ -106,42 +75,12 @@ export async function restoreState(broker: BrokerCore): Promise<RestoreSummary |
       });
     }
     summary.sessions++;
-    const session = broker.createSession(record.clientId);
-    session.expiryInterval = record.expiryInterval;
-    for (const subscription of record.subscriptions) {
-      broker.trie.subscribe(record.clientId, subscription.topicFilter, subscription.options);
-      summary.subscriptions++;
-    }
-    for (const outgoing of record.outgoing) {
-      session.nextSeq = Math.max(session.nextSeq, outgoing.seq + 1);
-      const restored =
-        outgoing.status !== 'queued' &&
-        outgoing.packetId !== undefined &&
-        session.inflight.restore({
-          packetId: outgoing.packetId,
-          outgoing: toOutgoing(outgoing),
-          state: STATES[outgoing.status],
-        });
-      if (restored) {
-        summary.inflight++;
-        continue;
-      }
-      // Queued (or an inflight entry that no longer fits the window: sent again as a new delivery). The
-      // per-session limit applies as when the broker runs: over it, the message is dropped.
-      if (session.queue.push(toOutgoing(outgoing)).queued) summary.queued++;
-      else {
-        writer?.push({ op: 'deleteOutgoing', clientId: record.clientId, seq: outgoing.seq });
-        summary.droppedMessages++;
-      }
-    }
-    for (const packetId of record.incoming) {
-      session.incoming.publish(packetId);
-      summary.incoming++;
-    }
-    if (!never) {
-      session.expiresAt = expiresAt;
-      session.expiryTimer = setLongTimeout(() => broker.endSession(session), expiresAt - now);
-    }
+    const { counts } = installSession(broker, record, disconnectedAt, now);
+    summary.subscriptions += counts.subscriptions;
+    summary.queued += counts.queued;
+    summary.inflight += counts.inflight;
+    summary.incoming += counts.incoming;
+    summary.droppedMessages += counts.dropped;
   }
   const retainedLimit = broker.options.maxRetainedMessages;
   for (const record of state.retained) {

@@ -1,21 +1,26 @@
 /**
- * Cluster phase 1 (issue 8): several Midge nodes share one Redis. See docs/cluster.md.
+ * Cluster (issue 8): several Midge nodes share one Redis and act as one broker. See docs/cluster.md.
  *
  * - Membership: each node keeps `P alive:<id>` (PX ttl, refreshed every heartbeat) and is listed in the set
- *   `P nodes`; every heartbeat a node lists the members, expires those whose alive key is gone, and logs changes.
- * - Routing: each node keeps the set of filters its clients subscribe to in `P filters:<id>` and announces every
- *   change on the channel `P filters`; every node mirrors the other nodes' filters in one SubscriptionTrie whose
- *   "clients" are node ids. A message published on a node is sent (Redis PUBLISH, binary frame) on `P node:<id>`
- *   of each node with a matching filter only; the receiving node routes it locally and never forwards it again.
- * - Retained: a retained publish (or removal) is written to the hash `P retained` and broadcast on `P all`, so
- *   every node keeps the same full retained set in memory; a joining node loads the hash.
- *
- * Redis pub/sub is at most once: a node that is down or disconnected from Redis misses what is sent meanwhile.
+ *   `P nodes`; every heartbeat a node lists the members, expires those whose alive key is gone (one node, under a
+ *   lock, adopts a dead node's sessions: sessions.ts), and logs changes.
+ * - Routing: each node keeps the filters its clients subscribe to in `P filters:<id>` and announces every change on
+ *   the channel `P filters`; every node mirrors the other nodes' filters in one SubscriptionTrie whose "clients" are
+ *   node ids (a share group's members are the nodes with members, this node included, so the trie picks the one node
+ *   that delivers a message to the group). A message published on a node goes, as an entry of the receiving node's
+ *   stream `P stream:<id>`, to each node with a matching filter only (streams.ts: at least once, PUBACK after XADD);
+ *   the receiving node routes it locally and never forwards it again.
+ * - Retained: a retained publish (or removal) is written to the hash `P retained` and sent to every node's stream
+ *   (to store only, where nothing matches), so every node keeps the same full retained set; a joining node loads
+ *   the hash.
+ * - Sessions: the hash `P owners` says which node has each client's session; a client connecting elsewhere takes it
+ *   over from that node (sessions.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Will } from '../../codec/index.js';
 import type { BrokerCore } from '../core.js';
 import { isExpired, type Message } from '../message.js';
 import { routeMessage, storeRetained } from '../publish.js';
@@ -25,8 +30,11 @@ import {
   type SubscriptionOptions,
   SubscriptionTrie,
 } from '../routing/index.js';
+import type { RestoredSession } from '../store/store.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import type { ClusterHook } from './hook.js';
+import { ClusterSessions, describeStore } from './sessions.js';
+import { type StreamEntry, StreamReader, StreamSender } from './streams.js';
 
 export interface ClusterOptions {
   /** redis:// or rediss:// URL of the Redis the nodes share. */
@@ -39,6 +47,10 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   /** Milliseconds a node stays a member without a heartbeat (default 3000). */
   ttlMs?: number;
+  /** Most entries kept in a node's stream (approximately; default 1,000,000): a node away longer loses the oldest. */
+  streamMaxLen?: number;
+  /** Most messages kept in memory for other nodes while Redis is unreachable (default 100,000; then dropped). */
+  outboxLimit?: number;
   /** Default: the broker's logger. */
   logger?: Logger;
 }
@@ -46,11 +58,11 @@ export interface ClusterOptions {
 export interface ClusterStats {
   /** Local messages sent to at least one other node. */
   forwardedMessages: number;
-  /** Frames sent to other nodes (a message sent to two nodes counts 2; a retained broadcast counts 1). */
+  /** Stream entries sent to other nodes (a message sent to two nodes counts 2; a retained message counts every node). */
   forwardedFrames: number;
-  /** Frames received from other nodes and routed locally. */
+  /** Stream entries received from other nodes and routed (or, retained, stored) here. */
   receivedMessages: number;
-  /** Retained messages (and removals) written to the shared hash and broadcast. */
+  /** Retained messages (and removals) written to the shared hash. */
   retainedBroadcasts: number;
   /** Filter additions/removals this node announced. */
   filterUpdatesSent: number;
@@ -58,14 +70,27 @@ export interface ClusterStats {
   filterUpdatesReceived: number;
   /** Frames that could not be decoded. */
   badFrames: number;
-  /** Redis commands that failed (Redis unreachable: messages to other nodes are lost, local traffic goes on). */
+  /** Redis commands that failed. */
   redisErrors: number;
+  /** Messages waiting in memory for Redis (unreachable). */
+  outbox: number;
+  /** Messages for other nodes dropped because the outbox was full. */
+  outboxDropped: number;
+  /** Sessions taken over from another node (the client connected here). */
+  sessionsTakenOver: number;
+  /** Sessions handed to another node. */
+  sessionsHandedOver: number;
+  /** Sessions adopted from dead nodes. */
+  sessionsAdopted: number;
+  /** Dead nodes whose sessions this node adopted. */
+  nodesAdopted: number;
 }
 
 export const DEFAULT_CLUSTER_PREFIX = 'midge:cluster:';
 const NODE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** What a remote node's filter stands for in the remote trie: the QoS is the message's own, applied by the receiver. */
 const REMOTE: SubscriptionOptions = { qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0 };
+const NO_GROUP = (): boolean => false;
 
 export function defaultNodeId(): string {
   const host =
@@ -75,19 +100,69 @@ export function defaultNodeId(): string {
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** The filter a node announces for one of its subscriptions: a shared subscription's inner filter. */
-function routedFilter(filter: string): string {
-  return parseSharedFilter(filter)?.filter ?? filter;
-}
-
 /** $SYS topics describe one node: never forwarded, never in the shared retained set. */
 function isNodeLocal(topic: string): boolean {
   return topic.startsWith('$SYS');
 }
 
+/** The redis keys and channels of a cluster (prefix P). */
+export class ClusterKeys {
+  readonly nodes: string;
+  readonly info: string;
+  readonly retained: string;
+  readonly filtersChannel: string;
+  readonly membership: string;
+  readonly owners: string;
+
+  constructor(readonly prefix: string) {
+    this.nodes = `${prefix}nodes`;
+    this.info = `${prefix}info`;
+    this.retained = `${prefix}retained`;
+    this.filtersChannel = `${prefix}filters`;
+    this.membership = `${prefix}membership`;
+    this.owners = `${prefix}owners`;
+  }
+
+  alive(id: string): string {
+    return `${this.prefix}alive:${id}`;
+  }
+
+  filters(id: string): string {
+    return `${this.prefix}filters:${id}`;
+  }
+
+  stream(id: string): string {
+    return `${this.prefix}stream:${id}`;
+  }
+
+  control(id: string): string {
+    return `${this.prefix}ctl:${id}`;
+  }
+
+  wills(id: string): string {
+    return `${this.prefix}wills:${id}`;
+  }
+
+  handoff(request: string): string {
+    return `${this.prefix}handoff:${request}`;
+  }
+
+  adoptLock(id: string): string {
+    return `${this.prefix}adopt:${id}`;
+  }
+
+  adopted(id: string): string {
+    return `${this.prefix}adopted:${id}`;
+  }
+}
+
 export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   readonly nodeId: string;
   readonly prefix: string;
+  readonly keys: ClusterKeys;
+  readonly url: string;
+  readonly heartbeatMs: number;
+  readonly ttlMs: number;
   readonly stats: ClusterStats = {
     forwardedMessages: 0,
     forwardedFrames: 0,
@@ -97,37 +172,41 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     filterUpdatesReceived: 0,
     badFrames: 0,
     redisErrors: 0,
+    outbox: 0,
+    outboxDropped: 0,
+    sessionsTakenOver: 0,
+    sessionsHandedOver: 0,
+    sessionsAdopted: 0,
+    nodesAdopted: 0,
   };
   /** Live other nodes. */
   readonly peers = new Set<string>();
-  /** Filters of the other nodes, with node ids as the clients. */
+  /** Filters of the other nodes, with node ids as the clients; this node too for its shared subscriptions. */
   readonly remote = new SubscriptionTrie();
-  /** This node's routed filters → number of local subscriptions with that filter. */
+  /** This node's filters (a shared subscription by its whole `$share/g/f`) → number of local subscriptions. */
   readonly localFilters = new Map<string, number>();
   /** true while Redis is unreachable (logged once when it starts and when it ends). */
   degraded = false;
+  readonly broker: BrokerCore;
+  readonly logger: Logger | undefined;
+  /** Commands (auto-pipelined: the commands of one tick go in one write). */
+  readonly cmd: Redis;
+  readonly sessions: ClusterSessions;
 
-  private readonly broker: BrokerCore;
-  private readonly url: string;
-  private readonly heartbeatMs: number;
-  private readonly ttlMs: number;
-  private readonly logger: Logger | undefined;
   private readonly token = randomBytes(8).toString('hex');
-  private readonly cmd: Redis;
+  /** Pub/sub: filters, membership, this node's control channel. */
   private readonly sub: Redis;
+  /** Blocking reads of this node's stream. */
+  private readonly reader: Redis;
+  private readonly sender: StreamSender;
+  private readonly streamReader: StreamReader;
+  /** Distinct shared filters of this node's clients (while 0, local routing needs no share group filter). */
+  private localShared = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
-  private stopped = false;
+  stopped = false;
   /** Pub/sub messages received while start() loads the state; undefined once running. */
   private buffered: [string, Buffer][] | undefined = [];
-  private readonly keys: {
-    nodes: string;
-    retained: string;
-    filtersChannel: string;
-    membership: string;
-    all: string;
-    inbox: string;
-  };
 
   constructor(broker: BrokerCore, options: ClusterOptions) {
     this.broker = broker;
@@ -137,21 +216,13 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       throw new RangeError(`cluster node id '${this.nodeId}': use 1..128 letters, digits, '.', '_' or '-'`);
     }
     this.prefix = options.prefix ?? DEFAULT_CLUSTER_PREFIX;
+    this.keys = new ClusterKeys(this.prefix);
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.ttlMs = options.ttlMs ?? 3000;
     if (this.ttlMs <= this.heartbeatMs) throw new RangeError('cluster ttlMs must be larger than heartbeatMs');
     this.logger = (options.logger ?? broker.logger)?.child({ cluster: this.nodeId });
-    const p = this.prefix;
-    this.keys = {
-      nodes: `${p}nodes`,
-      retained: `${p}retained`,
-      filtersChannel: `${p}filters`,
-      membership: `${p}membership`,
-      all: `${p}all`,
-      inbox: this.inboxOf(this.nodeId),
-    };
-    // Commands fail at once while Redis is unreachable (no unbounded offline queue): traffic to other nodes is lost,
-    // local traffic goes on. Auto-pipelining batches the PUBLISHes of one tick into one write.
+    // Commands fail at once while Redis is unreachable (no unbounded offline queue of ioredis): the stream sender
+    // keeps what it could not send in its own bounded outbox; local traffic goes on.
     this.cmd = new Redis(this.url, {
       lazyConnect: true,
       connectTimeout: 5000,
@@ -160,21 +231,26 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       maxRetriesPerRequest: 1,
     });
     this.sub = new Redis(this.url, { lazyConnect: true, connectTimeout: 5000 });
-    this.cmd.on('error', (error: Error) => this.redisFailed(error));
-    this.sub.on('error', (error: Error) => this.redisFailed(error));
+    this.reader = new Redis(this.url, {
+      lazyConnect: true,
+      connectTimeout: 5000,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+    const failed = (error: Error) => this.redisFailed(error);
+    this.cmd.on('error', failed);
+    this.sub.on('error', failed);
+    this.reader.on('error', failed);
     this.sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.onChannelMessage(channel.toString(), data));
-  }
-
-  private aliveKey(id: string): string {
-    return `${this.prefix}alive:${id}`;
-  }
-
-  private filtersKey(id: string): string {
-    return `${this.prefix}filters:${id}`;
-  }
-
-  private inboxOf(id: string): string {
-    return `${this.prefix}node:${id}`;
+    this.sender = new StreamSender(this.cmd, options.streamMaxLen ?? 1_000_000, options.outboxLimit ?? 100_000, failed);
+    this.streamReader = new StreamReader(
+      this.reader,
+      this.keys.stream(this.nodeId),
+      (entry) => this.receive(entry),
+      () => broker.storeWriter?.barrier() ?? Promise.resolve(),
+      failed,
+    );
+    this.sessions = new ClusterSessions(this);
   }
 
   /** This node and the live other nodes. */
@@ -183,16 +259,19 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.cmd.connect(), this.sub.connect()]);
+    await Promise.all([this.cmd.connect(), this.sub.connect(), this.reader.connect()]);
     const k = this.keys;
-    await this.sub.subscribe(k.filtersChannel, k.membership, k.all, k.inbox);
+    await this.sub.subscribe(k.filtersChannel, k.membership, k.control(this.nodeId));
     await this.claimNodeId();
+    await this.cmd.hset(k.info, this.nodeId, describeStore(this.broker, this.url));
+    await this.sessions.reconcile();
     await this.announceAll();
     await this.loadRetained();
     await this.tick();
     const buffered = this.buffered ?? [];
     this.buffered = undefined;
     for (const [channel, data] of buffered) this.handle(channel, data);
+    this.streamReader.start();
     this.timer = setInterval(() => void this.tick(), this.heartbeatMs);
     this.timer.unref();
     this.logger?.info({ members: this.members() }, `joined cluster '${this.prefix}' as ${this.nodeId}`);
@@ -202,7 +281,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   private async claimNodeId(): Promise<void> {
     const deadline = Date.now() + this.ttlMs + this.heartbeatMs;
     for (;;) {
-      const ok = await this.cmd.set(this.aliveKey(this.nodeId), this.token, 'PX', this.ttlMs, 'NX');
+      const ok = await this.cmd.set(this.keys.alive(this.nodeId), this.token, 'PX', this.ttlMs, 'NX');
       if (ok !== null) return;
       if (Date.now() > deadline) throw new Error(`cluster node id '${this.nodeId}' is in use by a live node`);
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -215,18 +294,17 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
    */
   private announceAll(): Promise<unknown> {
     const counts = this.localFilters;
+    for (const filter of counts.keys()) if (parseSharedFilter(filter)) this.remote.unsubscribe(this.nodeId, filter);
     counts.clear();
+    this.localShared = 0;
     const trie = this.broker.trie;
     for (const clientId of this.broker.sessions.keys()) {
       const subscriptions = trie.subscriptionsOf(clientId);
       if (subscriptions === undefined) continue;
-      for (const filter of subscriptions.keys()) {
-        const f = routedFilter(filter);
-        counts.set(f, (counts.get(f) ?? 0) + 1);
-      }
+      for (const filter of subscriptions.keys()) this.countFilter(filter);
     }
     trie.observer = this;
-    const key = this.filtersKey(this.nodeId);
+    const key = this.keys.filters(this.nodeId);
     const multi = this.cmd.multi().del(key);
     if (counts.size > 0) multi.sadd(key, ...counts.keys());
     return multi
@@ -234,6 +312,19 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       .publish(this.keys.filtersChannel, `=${this.nodeId}\n`)
       .publish(this.keys.membership, `join ${this.nodeId}`)
       .exec();
+  }
+
+  /** Counts one more local subscription with `filter`; true if it is the first. */
+  private countFilter(filter: string): boolean {
+    const n = (this.localFilters.get(filter) ?? 0) + 1;
+    this.localFilters.set(filter, n);
+    if (n > 1) return false;
+    if (parseSharedFilter(filter)) {
+      // This node is a member of the group too: the remote trie chooses among all nodes with members.
+      this.remote.subscribe(this.nodeId, filter, REMOTE);
+      this.localShared++;
+    }
+    return true;
   }
 
   /** The shared retained hash is the truth; a fresh cluster (empty hash) is seeded with this node's retained set. */
@@ -286,21 +377,23 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     this.ticking = true;
     try {
       const cmd = this.cmd;
-      await cmd.set(this.aliveKey(this.nodeId), this.token, 'PX', this.ttlMs);
-      const ids = await cmd.smembers(this.keys.nodes);
+      const k = this.keys;
+      await cmd.set(k.alive(this.nodeId), this.token, 'PX', this.ttlMs);
+      const ids = await cmd.smembers(k.nodes);
       if (!ids.includes(this.nodeId)) {
         // Redis lost our registration (restarted without persistence): register and announce again.
+        await cmd.hset(k.info, this.nodeId, describeStore(this.broker, this.url));
         await this.announceAll();
       }
       const others = ids.filter((id) => id !== this.nodeId);
-      const alive = others.length > 0 ? await cmd.mget(others.map((id) => this.aliveKey(id))) : [];
+      const alive = others.length > 0 ? await cmd.mget(others.map((id) => k.alive(id))) : [];
       const loads: Promise<void>[] = [];
       for (let i = 0; i < others.length; i++) {
         const id = others[i]!;
         if (alive[i] === null) {
           this.removePeer(id, 'expired');
-          // Any node may clean up after a dead one; doing it twice is harmless.
-          await cmd.multi().srem(this.keys.nodes, id).del(this.filtersKey(id)).exec();
+          // One node (under a lock) adopts its sessions and removes it; the others just stop routing to it.
+          void this.sessions.expireNode(id);
         } else if (!this.peers.has(id)) {
           loads.push(this.addPeer(id));
         }
@@ -313,20 +406,23 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
         await this.announceAll();
         for (const id of this.peers) await this.loadFilters(id, true);
       }
+      await this.sender.drain();
     } catch (error) {
       this.redisFailed(error as Error);
     } finally {
+      this.stats.outbox = this.sender.stats.outbox;
+      this.stats.outboxDropped = this.sender.stats.outboxDropped;
       this.ticking = false;
     }
   }
 
-  private redisFailed(error: Error): void {
+  redisFailed(error: Error): void {
     this.stats.redisErrors++;
     if (this.degraded || this.stopped) return;
     this.degraded = true;
     this.logger?.warn(
       { err: error },
-      'Redis unreachable: serving local traffic only, messages to other nodes are lost until it returns',
+      'Redis unreachable: serving local traffic only; messages for other nodes wait in memory until it returns',
     );
   }
 
@@ -339,13 +435,13 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
 
   /** Adds the node's stored filter set to what is known (a union: an extra filter costs a useless forward only). */
   private async loadFilters(id: string, reset: boolean): Promise<void> {
-    const filters = await this.cmd.smembers(this.filtersKey(id));
+    const filters = await this.cmd.smembers(this.keys.filters(id));
     if (!this.peers.has(id)) return;
     if (reset) this.remote.unsubscribeAll(id);
     for (const filter of filters) this.remote.subscribe(id, filter, REMOTE);
   }
 
-  private removePeer(id: string, why: 'expired' | 'left'): void {
+  removePeer(id: string, why: 'expired' | 'left'): void {
     if (!this.peers.delete(id)) return;
     this.remote.unsubscribeAll(id);
     this.logger?.info({ node: id, members: this.members() }, `cluster node ${id} ${why}`);
@@ -359,19 +455,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
 
   private handle(channel: string, data: Buffer): void {
     const k = this.keys;
-    if (channel === k.inbox || channel === k.all) {
-      let frame: ReturnType<typeof decodeFrame>;
-      try {
-        frame = decodeFrame(data);
-      } catch {
-        this.stats.badFrames++;
-        return;
-      }
-      if (frame.origin === this.nodeId) return; // our own broadcast
-      this.stats.receivedMessages++;
-      // Routed here only, never forwarded again (not broker.publish, which would call onLocalPublish).
-      routeMessage(this.broker, frame.message);
-    } else if (channel === k.filtersChannel) {
+    if (channel === k.filtersChannel) {
       const text = data.toString();
       const newline = text.indexOf('\n');
       const op = text[0];
@@ -379,47 +463,75 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       if (newline < 0 || id === this.nodeId) return;
       const filter = text.slice(newline + 1);
       this.stats.filterUpdatesReceived++;
+      const failed = (error: Error) => this.redisFailed(error);
       if (op === '+') {
-        if (!this.peers.has(id)) void this.addPeer(id).catch((error: Error) => this.redisFailed(error));
+        if (!this.peers.has(id)) void this.addPeer(id).catch(failed);
         this.remote.subscribe(id, filter, REMOTE);
       } else if (op === '-') {
         this.remote.unsubscribe(id, filter);
       } else if (op === '=') {
         this.remote.unsubscribeAll(id);
-        if (this.peers.has(id)) void this.loadFilters(id, false).catch((error: Error) => this.redisFailed(error));
-        else void this.addPeer(id).catch((error: Error) => this.redisFailed(error));
+        if (this.peers.has(id)) void this.loadFilters(id, false).catch(failed);
+        else void this.addPeer(id).catch(failed);
       }
     } else if (channel === k.membership) {
       const [what, id] = data.toString().split(' ');
       if (id === undefined || id === this.nodeId) return;
       if (what === 'join') void this.addPeer(id).catch((error: Error) => this.redisFailed(error));
-      else if (what === 'leave') this.removePeer(id, 'left');
+      else if (what === 'leave' || what === 'expired') this.removePeer(id, what === 'leave' ? 'left' : 'expired');
+    } else if (channel === k.control(this.nodeId)) {
+      this.sessions.onControl(data.toString());
+    }
+  }
+
+  /** One entry of this node's stream: a message from another node, routed here only (never forwarded again). */
+  private receive(entry: StreamEntry): void {
+    let frame: ReturnType<typeof decodeFrame>;
+    try {
+      frame = decodeFrame(entry.body);
+    } catch {
+      this.stats.badFrames++;
+      return;
+    }
+    this.stats.receivedMessages++;
+    const broker = this.broker;
+    if (entry.storeOnly) {
+      if (frame.message.retain) storeRetained(broker, frame.message);
+      return;
+    }
+    // Only the share groups the sender chose this node for are served here.
+    const groups = entry.groups;
+    broker.trie.shareFilter = groups === undefined ? NO_GROUP : (key) => groups.includes(key);
+    try {
+      routeMessage(broker, frame.message);
+    } finally {
+      broker.trie.shareFilter = undefined;
     }
   }
 
   // SubscriptionChangeObserver: this node's filters, announced on the first subscription and the last removal.
   subscriptionAdded(filter: string): void {
-    const f = routedFilter(filter);
-    const n = (this.localFilters.get(f) ?? 0) + 1;
-    this.localFilters.set(f, n);
-    if (n === 1) this.announce('+', f);
+    if (this.countFilter(filter)) this.announce('+', filter);
   }
 
   subscriptionRemoved(filter: string): void {
-    const f = routedFilter(filter);
-    const n = (this.localFilters.get(f) ?? 0) - 1;
+    const n = (this.localFilters.get(filter) ?? 0) - 1;
     if (n > 0) {
-      this.localFilters.set(f, n);
+      this.localFilters.set(filter, n);
       return;
     }
-    this.localFilters.delete(f);
-    this.announce('-', f);
+    this.localFilters.delete(filter);
+    if (parseSharedFilter(filter)) {
+      this.remote.unsubscribe(this.nodeId, filter);
+      this.localShared--;
+    }
+    this.announce('-', filter);
   }
 
   private announce(op: '+' | '-', filter: string): void {
     if (this.stopped) return;
     this.stats.filterUpdatesSent++;
-    const key = this.filtersKey(this.nodeId);
+    const key = this.keys.filters(this.nodeId);
     const multi = this.cmd.multi();
     if (op === '+') multi.sadd(key, filter);
     else multi.srem(key, filter);
@@ -433,41 +545,89 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   onLocalPublish(message: Message): number {
     if (this.stopped || isNodeLocal(message.topic)) return 0;
     const deliveries = this.remote.match(message.topic);
-    if (message.retain) {
-      // Every node keeps the whole retained set: written to the shared hash and broadcast to all nodes.
-      const frame = encodeFrame(this.nodeId, message);
-      const multi = this.cmd.multi();
-      if (message.payload.length === 0) multi.hdel(this.keys.retained, message.topic);
-      else multi.hset(this.keys.retained, message.topic, frame);
-      multi
-        .publish(this.keys.all, frame)
-        .exec()
-        .catch((error: Error) => this.redisFailed(error));
-      this.stats.retainedBroadcasts++;
-      this.stats.forwardedFrames++;
-      if (deliveries.length > 0) this.stats.forwardedMessages++;
-      return deliveries.length;
-    }
-    if (deliveries.length === 0) return 0;
-    const frame = encodeFrame(this.nodeId, message);
+    /** Node → the share groups it serves for this message (null: none, only its plain subscriptions). */
+    let targets: Map<string, string[] | null> | undefined;
+    let mine: string[] | undefined;
     for (let i = 0; i < deliveries.length; i++) {
-      this.cmd.publish(this.inboxOf(deliveries[i]!.clientId), frame).catch((error: Error) => this.redisFailed(error));
+      const delivery = deliveries[i]!;
+      const group = delivery.shareFilter;
+      if (delivery.clientId === this.nodeId) {
+        if (group === undefined) continue;
+        if (mine === undefined) mine = [group];
+        else mine.push(group);
+        continue;
+      }
+      targets ??= new Map();
+      const groups = targets.get(delivery.clientId);
+      if (group === undefined) {
+        if (groups === undefined) targets.set(delivery.clientId, null);
+      } else if (groups) groups.push(group);
+      else targets.set(delivery.clientId, [group]);
+    }
+    if (this.localShared > 0) {
+      const groups = mine;
+      this.broker.trie.shareFilter = groups === undefined ? NO_GROUP : (key) => groups.includes(key);
+    }
+    const k = this.keys;
+    if (message.retain) {
+      // Every node keeps the whole retained set: written to the shared hash, and to every node's stream.
+      const body = encodeFrame(this.nodeId, message);
+      if (message.payload.length === 0) this.cmd.hdel(k.retained, message.topic).catch(() => {});
+      else this.cmd.hset(k.retained, message.topic, body).catch(() => {});
+      for (const id of this.peers) {
+        const groups = targets?.get(id);
+        this.sender.send(k.stream(id), {
+          body,
+          groups: groups ?? undefined,
+          storeOnly: groups === undefined,
+        });
+        this.stats.forwardedFrames++;
+      }
+      this.stats.retainedBroadcasts++;
+      if (targets !== undefined) this.stats.forwardedMessages++;
+      return targets?.size ?? 0;
+    }
+    if (targets === undefined) return 0;
+    const body = encodeFrame(this.nodeId, message);
+    for (const [id, groups] of targets) {
+      this.sender.send(k.stream(id), { body, groups: groups ?? undefined, storeOnly: false });
     }
     this.stats.forwardedMessages++;
-    this.stats.forwardedFrames += deliveries.length;
-    return deliveries.length;
+    this.stats.forwardedFrames += targets.size;
+    return targets.size;
   }
 
-  /** Leaves the cluster: the other nodes drop this one at once (not after the ttl). */
+  barrier(): Promise<void> | undefined {
+    return this.sender.barrier();
+  }
+
+  claimSession(clientId: string, clean: boolean): Promise<RestoredSession | undefined> {
+    return this.sessions.claim(clientId, clean);
+  }
+
+  clientConnected(clientId: string, will: Will | undefined): void {
+    this.sessions.clientConnected(clientId, will);
+  }
+
+  clientDisconnected(clientId: string): void {
+    this.sessions.clientDisconnected(clientId);
+  }
+
+  sessionEnded(clientId: string): void {
+    this.sessions.sessionEnded(clientId);
+  }
+
+  /** Leaves the cluster: the other nodes drop this one at once (not after the ttl). Its sessions stay its own. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.detach();
     try {
+      await this.sender.drain();
       await this.cmd
         .multi()
-        .del(this.aliveKey(this.nodeId))
+        .del(this.keys.alive(this.nodeId))
         .srem(this.keys.nodes, this.nodeId)
-        .del(this.filtersKey(this.nodeId))
+        .del(this.keys.filters(this.nodeId))
         .publish(this.keys.membership, `leave ${this.nodeId}`)
         .exec();
     } catch {
@@ -475,6 +635,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     }
     this.logger?.info(`left cluster '${this.prefix}'`);
     this.sub.disconnect();
+    this.reader.disconnect();
     await this.cmd.quit().catch(() => this.cmd.disconnect());
   }
 
@@ -483,11 +644,14 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     if (this.stopped) return;
     this.detach();
     this.sub.disconnect();
+    this.reader.disconnect();
     this.cmd.disconnect();
   }
 
   private detach(): void {
     this.stopped = true;
+    void this.streamReader.stop();
+    this.sessions.stop();
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.broker.trie.observer === this) this.broker.trie.observer = undefined;
     if (this.broker.cluster === this) this.broker.cluster = undefined;

@@ -5,7 +5,21 @@
  */
 import type { QoS } from '../../codec/index.js';
 import type { Message } from '../message.js';
-import { RecordReader, RecordWriter, readProperties, writeProperties } from '../store/encoding.js';
+import {
+  decodeOutgoing,
+  decodeSession,
+  decodeSubscriptionOptions,
+  encodeOutgoing,
+  encodeSession,
+  encodeSubscriptionOptions,
+  RecordReader,
+  RecordWriter,
+  readNumbers,
+  readProperties,
+  writeNumbers,
+  writeProperties,
+} from '../store/encoding.js';
+import type { RestoredSession } from '../store/store.js';
 
 const VERSION = 1;
 const QOS_MASK = 0b11;
@@ -63,4 +77,47 @@ export function decodeFrame(buf: Uint8Array): Frame {
       expiresAt,
     },
   };
+}
+
+const HANDOFF_VERSION = 1;
+
+/** A session record as one buffer (a handoff between nodes), with the store encoding's record formats. */
+export function encodeHandoff(record: RestoredSession): Buffer {
+  const w = new RecordWriter(1024);
+  w.u8(HANDOFF_VERSION);
+  w.string(record.clientId);
+  w.bytes(encodeSession(record));
+  w.varint(record.subscriptions.length);
+  for (const subscription of record.subscriptions) {
+    w.string(subscription.topicFilter);
+    w.bytes(encodeSubscriptionOptions(subscription.options));
+  }
+  w.varint(record.outgoing.length);
+  for (const outgoing of record.outgoing) {
+    w.number(outgoing.seq);
+    w.bytes(encodeOutgoing(outgoing));
+  }
+  writeNumbers(w, record.incoming);
+  return w.finish();
+}
+
+/** Throws RangeError on a truncated or unknown record. */
+export function decodeHandoff(buf: Uint8Array): RestoredSession {
+  const r = new RecordReader(buf);
+  const version = r.u8();
+  if (version !== HANDOFF_VERSION) throw new RangeError(`unknown session handoff version ${version}`);
+  const clientId = r.string();
+  const session = decodeSession(clientId, r.bytes());
+  const subscriptions: RestoredSession['subscriptions'] = [];
+  for (let n = r.varint(); n > 0; n--) {
+    const topicFilter = r.string();
+    subscriptions.push({ topicFilter, options: decodeSubscriptionOptions(r.bytes()) });
+  }
+  const outgoing: RestoredSession['outgoing'] = [];
+  for (let n = r.varint(); n > 0; n--) {
+    const seq = r.number();
+    outgoing.push(decodeOutgoing(clientId, seq, r.bytes()));
+  }
+  const incoming = readNumbers(r);
+  return { ...session, subscriptions, outgoing, incoming };
 }

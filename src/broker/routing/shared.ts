@@ -13,12 +13,15 @@ export interface ShareMember {
 
 export class ShareGroup {
   readonly name: string;
+  /** The whole filter, `$share/{ShareName}/{filter}`: the group's name across a cluster. */
+  readonly key: string;
   readonly #members: ShareMember[] = [];
   /** Index of the member to try first on the next pick. */
   #cursor = 0;
 
-  constructor(name: string) {
+  constructor(name: string, key: string) {
     this.name = name;
+    this.key = key;
   }
 
   get size(): number {

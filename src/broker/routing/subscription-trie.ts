@@ -31,6 +31,8 @@ export interface Delivery {
   subscriptionIdentifiers: number[] | undefined;
   /** The share group when this delivery comes from a shared subscription (then it is a separate delivery, even if the same client also matched non-shared filters). */
   shareGroup: string | undefined;
+  /** With shareGroup: the whole `$share/{ShareName}/{filter}` of the group. */
+  shareFilter?: string;
 }
 
 /** A client's entry in the per-client index; also its de-duplication slot while matching. */
@@ -86,6 +88,11 @@ export interface SubscriptionChangeObserver {
 export class SubscriptionTrie {
   /** Cluster hook: undefined unless a cluster is configured (src/broker/cluster/). */
   observer: SubscriptionChangeObserver | undefined = undefined;
+  /**
+   * Cluster: when set, match() delivers to the share groups whose `$share/{ShareName}/{filter}` it accepts only (the
+   * other groups' message goes to a member on another node). Set around one match by the cluster; undefined otherwise.
+   */
+  shareFilter: ((key: string) => boolean) | undefined = undefined;
   readonly #root = new TrieNode();
   readonly #clients = new Map<string, ClientRecord>();
   #size = 0;
@@ -151,7 +158,7 @@ export class SubscriptionTrie {
       node.groups ??= new Map();
       let group = node.groups.get(shared.group);
       if (!group) {
-        group = new ShareGroup(shared.group);
+        group = new ShareGroup(shared.group, filter);
         node.groups.set(shared.group, group);
       }
       group.upsert(clientId, opts);
@@ -265,6 +272,7 @@ export class SubscriptionTrie {
           // A separate copy carries only its own subscription's identifier [MQTT-3.3.4-5].
           subscriptionIdentifiers: o.subscriptionIdentifier === undefined ? undefined : [o.subscriptionIdentifier],
           shareGroup: group.name,
+          shareFilter: group.key,
         });
       }
     }
@@ -272,7 +280,11 @@ export class SubscriptionTrie {
   }
 
   #collect(node: TrieNode, out: Delivery[], epoch: number, publisherId: string | undefined): void {
-    if (node.groups) for (const group of node.groups.values()) this.#groupScratch.push(group);
+    if (node.groups) {
+      const only = this.shareFilter;
+      for (const group of node.groups.values())
+        if (only === undefined || only(group.key)) this.#groupScratch.push(group);
+    }
     if (!node.subscribers) return;
     for (const sub of node.subscribers.values()) {
       const o = sub.options;

@@ -236,6 +236,16 @@ export class Session {
     this.link = undefined;
   }
 
+  /** Forgets everything without reporting drops: the session moved to another cluster node. */
+  release(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.inflightWindow?.clear();
+    this.messageQueue?.clear();
+    this.incomingIds?.clear();
+    this.link = undefined;
+  }
+
   private completed(entry: InflightEntry, now: number): void {
     if (entry.outgoing.seq !== undefined) this.persistence?.done(this, entry.outgoing);
     this.observer.messageDelivered(this, entry.outgoing);

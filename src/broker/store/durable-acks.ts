@@ -78,12 +78,38 @@ class AckQueue {
 
 const queues = new WeakMap<Connection, AckQueue>();
 
-/** Sends a PUBACK / PUBREC / PUBCOMP now (no durable store) or once the store has committed what precedes it. */
+/** The last pair of barriers combined, so that the acks of one turn share one promise (one group). */
+let lastStore: Promise<void> | undefined;
+let lastCluster: Promise<void> | undefined;
+let lastBoth: Promise<void> | undefined;
+
+function both(store: Promise<void>, cluster: Promise<void>): Promise<void> {
+  if (store !== lastStore || cluster !== lastCluster) {
+    lastStore = store;
+    lastCluster = cluster;
+    lastBoth = Promise.all([store, cluster]).then(() => {});
+  }
+  return lastBoth!;
+}
+
+/**
+ * Sends a PUBACK / PUBREC / PUBCOMP now (no durable store, no cluster forward pending) or once the store has
+ * committed what precedes it and, in a cluster, once the messages forwarded to other nodes in this turn are in
+ * Redis (cluster/streams.ts).
+ */
 export function sendAck(connection: Connection, packet: AckPacket): void {
   const { broker } = connection;
   const writer = broker.storeWriter;
-  if (writer === undefined || broker.options.store?.durable !== true) {
-    connection.send(packet);
+  const stored = writer !== undefined && broker.options.store?.durable === true ? writer.barrier() : undefined;
+  const forwarded = broker.cluster?.barrier();
+  const barrier = stored === undefined ? forwarded : forwarded === undefined ? stored : both(stored, forwarded);
+  if (barrier === undefined) {
+    if (!queues.has(connection)) {
+      connection.send(packet);
+      return;
+    }
+    // Behind acks still waiting: keep the order.
+    queues.get(connection)!.add(Promise.resolve(), packet);
     return;
   }
   let queue = queues.get(connection);
@@ -91,7 +117,7 @@ export function sendAck(connection: Connection, packet: AckPacket): void {
     queue = new AckQueue(connection);
     queues.set(connection, queue);
   }
-  queue.add(writer.barrier(), packet);
+  queue.add(barrier, packet);
 }
 
 /** Acks of this connection waiting for a store commit (tests). */

@@ -122,8 +122,16 @@ function storeFromOptions(
         where: `sqlite ${path} (synchronous=${synchronous})`,
       };
     }
-    case 'redis':
-      return { store: createStore('redis', { url: options.redis }), where: `redis ${options.redis}` };
+    case 'redis': {
+      if (options.cluster === undefined) {
+        return { store: createStore('redis', { url: options.redis }), where: `redis ${options.redis}` };
+      }
+      // In a cluster each node keeps its state under its own prefix, on the cluster's Redis unless --redis says
+      // otherwise; there, another node can adopt the sessions of a node that died (docs/cluster.md).
+      const url = given('redis') ? options.redis : options.cluster;
+      const prefix = `${options.clusterPrefix}store:${options.nodeId}:`;
+      return { store: createStore('redis', { url, prefix }), where: `redis ${url} (prefix '${prefix}')` };
+    }
   }
 }
 
@@ -267,6 +275,10 @@ export function registerBrokerCommand(program: Command): void {
       const given = (name: string) => isGiven(command, name);
       if (options.cluster === undefined && (given('nodeId') || given('clusterPrefix'))) {
         command.error('error: --node-id and --cluster-prefix apply to --cluster only');
+      }
+      if (options.cluster !== undefined && options.nodeId === undefined) {
+        const { defaultNodeId } = await import('../../broker/cluster/index.js');
+        options.nodeId = defaultNodeId();
       }
       const chosen = storeFromOptions(options, command);
       if (typeof chosen === 'string') command.error(`error: ${chosen}`);

@@ -41,9 +41,46 @@ describe('shared subscriptions (§4.8.2)', () => {
     trie.subscribe('m2', '$share/g/a', opts(2, { retainAsPublished: true }));
     const seen = [trie.match('a')[0], trie.match('a')[0]].sort((x, y) => x!.clientId.localeCompare(y!.clientId));
     expect(seen).toEqual([
-      { clientId: 'm1', qos: 0, retainAsPublished: false, subscriptionIdentifiers: [4], shareGroup: 'g' },
-      { clientId: 'm2', qos: 2, retainAsPublished: true, subscriptionIdentifiers: undefined, shareGroup: 'g' },
+      {
+        clientId: 'm1',
+        qos: 0,
+        retainAsPublished: false,
+        subscriptionIdentifiers: [4],
+        shareGroup: 'g',
+        shareFilter: '$share/g/a',
+      },
+      {
+        clientId: 'm2',
+        qos: 2,
+        retainAsPublished: true,
+        subscriptionIdentifiers: undefined,
+        shareGroup: 'g',
+        shareFilter: '$share/g/a',
+      },
     ]);
+  });
+
+  it('delivers only to the share groups that shareFilter accepts (cluster: the group is served on another node)', () => {
+    const trie = new SubscriptionTrie();
+    trie.subscribe('m1', '$share/g/a', opts(1));
+    trie.subscribe('m2', '$share/h/a', opts(1));
+    trie.subscribe('c1', 'a', opts(0));
+    trie.shareFilter = (key) => key === '$share/h/a';
+    expect(
+      trie
+        .match('a')
+        .map((d) => d.clientId)
+        .sort(),
+    ).toEqual(['c1', 'm2']);
+    trie.shareFilter = () => false;
+    expect(trie.match('a').map((d) => d.clientId)).toEqual(['c1']);
+    trie.shareFilter = undefined;
+    expect(
+      trie
+        .match('a')
+        .map((d) => d.clientId)
+        .sort(),
+    ).toEqual(['c1', 'm1', 'm2']);
   });
 
   it('respects isAvailable, and falls back to all members when none is available', () => {
@@ -103,6 +140,7 @@ describe('shared subscriptions (§4.8.2)', () => {
       retainAsPublished: false,
       subscriptionIdentifiers: [1],
       shareGroup: 'g',
+      shareFilter: '$share/g/a/b',
     });
     expect(deliveries).toContainEqual({
       clientId: 'c1',
@@ -140,7 +178,7 @@ describe('shared subscriptions (§4.8.2)', () => {
 
 describe('ShareGroup', () => {
   it('upsert replaces options without a second membership', () => {
-    const group = new ShareGroup('g');
+    const group = new ShareGroup('g', '$share/g/t');
     expect(group.upsert('m1', opts(0))).toBe(true);
     expect(group.upsert('m1', opts(2))).toBe(false);
     expect(group.size).toBe(1);
@@ -150,7 +188,7 @@ describe('ShareGroup', () => {
   });
 
   it('continues the rotation after the removed member', () => {
-    const group = new ShareGroup('g');
+    const group = new ShareGroup('g', '$share/g/t');
     for (const id of ['m1', 'm2', 'm3', 'm4']) group.upsert(id, opts(0));
     expect(group.pick().clientId).toBe('m1');
     expect(group.pick().clientId).toBe('m2');

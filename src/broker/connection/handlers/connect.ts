@@ -16,6 +16,7 @@ import {
   ReasonCode,
 } from '../../../codec/index.js';
 import { ProtocolViolation } from '../../errors.js';
+import { receiveSession } from '../../handoff.js';
 import type {
   AuthenticateContext,
   AuthenticateResult,
@@ -201,10 +202,7 @@ function authorizeWill(connection: Connection, packet: ConnectPacket, assigned: 
   if (broker.authBackoff.size > 0) broker.authBackoff.succeeded(connection.remoteAddress);
   const will = packet.will;
   const authorize = broker.options.hooks?.authorizePublish;
-  if (will === undefined || authorize === undefined) {
-    accept(connection, packet, assigned);
-    return;
-  }
+  if (will === undefined || authorize === undefined) return accept(connection, packet, assigned);
   const willPacket: PublishPacket = {
     type: PacketType.PUBLISH,
     topic: will.topic,
@@ -218,7 +216,7 @@ function authorizeWill(connection: Connection, packet: ConnectPacket, assigned: 
   const verdict = authorize(connection.info!, willPacket);
   if (verdict instanceof Promise)
     return verdict.then((answer) => afterWillVerdict(connection, packet, assigned, answer));
-  afterWillVerdict(connection, packet, assigned, verdict);
+  return afterWillVerdict(connection, packet, assigned, verdict);
 }
 
 function afterWillVerdict(
@@ -226,16 +224,32 @@ function afterWillVerdict(
   packet: ConnectPacket,
   assigned: boolean,
   verdict: AuthorizePublishResult,
-): void {
+): void | Promise<void> {
   if (connection.state !== ConnectionState.Connecting) return;
   if (verdict === false || (typeof verdict === 'number' && verdict >= 0x80)) {
     connection.broker.stats.publishUnauthorized++;
     throw new ProtocolViolation(ReasonCode.NotAuthorized, 'will topic not authorized');
   }
-  accept(connection, packet, assigned);
+  return accept(connection, packet, assigned);
 }
 
-function accept(connection: Connection, packet: ConnectPacket, assigned: boolean): void {
+/**
+ * In a cluster, the session's owner is settled first (cluster/sessions.ts): the node that had it disconnects the
+ * old connection and hands the session over (installed here when the client resumes it). Later packets of this
+ * connection wait meanwhile (a handler's Promise holds them).
+ */
+function accept(connection: Connection, packet: ConnectPacket, assigned: boolean): void | Promise<void> {
+  const { broker, clientId } = connection;
+  const cluster = broker.cluster;
+  if (cluster === undefined) return acceptNow(connection, packet, assigned);
+  return cluster.claimSession(clientId, packet.clean).then((record) => {
+    if (record !== undefined) receiveSession(broker, record);
+    if (connection.state !== ConnectionState.Connecting) return;
+    acceptNow(connection, packet, assigned);
+  });
+}
+
+function acceptNow(connection: Connection, packet: ConnectPacket, assigned: boolean): void {
   connection.clearConnectTimer();
   const { broker, clientId } = connection;
   const { options } = broker;
@@ -319,6 +333,7 @@ function accept(connection: Connection, packet: ConnectPacket, assigned: boolean
   broker.stats.connectionsTotal++;
   connection.send(connack);
   connection.startKeepAlive();
+  broker.cluster?.clientConnected(clientId, packet.will);
   broker.storeWriter?.push({
     op: 'putSession',
     session: { clientId, protocolVersion: packet.protocolVersion, expiryInterval: expiry },

@@ -1,0 +1,215 @@
+/**
+ * Messages between nodes travel through one Redis stream per receiving node, `P stream:<id>` (at least once):
+ *
+ * - the sender XADDs an entry (fields `m` the message frame, `g` the share groups assigned to the receiver joined by
+ *   NUL, `s` = 1 for a retained message the receiver only stores) and the publisher's PUBACK / PUBREC waits for the
+ *   XADD's reply ({@link StreamSender.barrier});
+ * - the receiver reads its stream from the oldest entry left (`XREAD BLOCK`), routes each message locally, waits until
+ *   its own store has written what that did, and only then deletes the entries it read (`XTRIM MINID`). Entries of a
+ *   node that crashed are still there when it restarts (or when another node adopts its sessions), so what was
+ *   acknowledged to a publisher is not lost; what was routed but not yet trimmed is delivered again (at least once).
+ *
+ * While Redis cannot be reached, entries wait in a bounded outbox in memory (sent in order when Redis is back) and
+ * publishers are acknowledged; past the bound the newest are dropped and counted. Each stream is capped at
+ * `maxLen` entries (approximate trimming by Redis): a node that stays away longer loses the oldest.
+ */
+import type { Redis } from 'ioredis';
+
+export interface StreamEntry {
+  /** The message frame (codec.ts). */
+  body: Buffer;
+  /** Keys (`$share/g/f`) of the share groups whose delivery the receiver does. */
+  groups: string[] | undefined;
+  /** A retained message the receiver only stores (it has no matching subscriber). */
+  storeOnly: boolean;
+}
+
+const GROUP_SEPARATOR = '\0'; // not allowed in a topic filter [MQTT-4.7.3-2]
+
+interface Pending {
+  key: string;
+  args: (string | Buffer)[];
+}
+
+export interface SenderStats {
+  /** Entries waiting in the outbox (Redis unreachable). */
+  outbox: number;
+  /** Entries dropped because the outbox was full. */
+  outboxDropped: number;
+}
+
+export class StreamSender {
+  readonly stats: SenderStats = { outbox: 0, outboxDropped: 0 };
+  /** XADD replies of the current turn: the barrier of the acks produced in it. */
+  private turn: Promise<void>[] = [];
+  private turnBarrier: Promise<void> | undefined;
+  private clearScheduled = false;
+  private readonly outbox: Pending[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly maxLen: number,
+    private readonly outboxLimit: number,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  send(key: string, entry: StreamEntry): void {
+    const args: (string | Buffer)[] = ['MAXLEN', '~', String(this.maxLen), '*', 'm', entry.body];
+    if (entry.groups !== undefined && entry.groups.length > 0) args.push('g', entry.groups.join(GROUP_SEPARATOR));
+    if (entry.storeOnly) args.push('s', '1');
+    const pending: Pending = { key, args };
+    if (this.outbox.length > 0) {
+      // Keep the order: while older entries wait, newer ones wait behind them.
+      this.toOutbox(pending);
+      return;
+    }
+    const written = this.redis.xadd(key, ...(args as [string])).then(
+      () => {},
+      (error: Error) => {
+        this.failed(error);
+        this.toOutbox(pending);
+      },
+    );
+    this.turn.push(written);
+    this.turnBarrier = undefined;
+    if (!this.clearScheduled) {
+      this.clearScheduled = true;
+      setImmediate(this.clearTurn);
+    }
+  }
+
+  /** Settles once every entry sent in this turn is in Redis (or in the outbox). Undefined if none was sent. */
+  barrier(): Promise<void> | undefined {
+    const turn = this.turn;
+    if (turn.length === 0) return undefined;
+    if (this.turnBarrier === undefined) {
+      this.turnBarrier = turn.length === 1 ? turn[0]! : Promise.all(turn).then(() => {});
+    }
+    return this.turnBarrier;
+  }
+
+  private readonly clearTurn = (): void => {
+    this.clearScheduled = false;
+    this.turn = [];
+    this.turnBarrier = undefined;
+  };
+
+  private toOutbox(pending: Pending): void {
+    if (this.outbox.length >= this.outboxLimit) {
+      this.stats.outboxDropped++;
+      return;
+    }
+    this.outbox.push(pending);
+    this.stats.outbox = this.outbox.length;
+  }
+
+  /** Sends what waits in the outbox, in order (called when Redis answers again). */
+  async drain(): Promise<void> {
+    if (this.draining || this.outbox.length === 0) return;
+    this.draining = true;
+    try {
+      while (this.outbox.length > 0) {
+        const chunk = this.outbox.slice(0, 500);
+        const pipeline = this.redis.pipeline();
+        for (const { key, args } of chunk) pipeline.xadd(key, ...(args as [string]));
+        const results = (await pipeline.exec()) ?? [];
+        const failure = results.find(([error]) => error !== null);
+        if (failure !== undefined) throw failure[0];
+        this.outbox.splice(0, chunk.length);
+        this.stats.outbox = this.outbox.length;
+      }
+    } catch (error) {
+      this.failed(error as Error);
+    } finally {
+      this.draining = false;
+    }
+  }
+}
+
+/** Parses the fields of one stream entry. */
+export function parseEntry(fields: Buffer[]): StreamEntry | undefined {
+  let body: Buffer | undefined;
+  let groups: string[] | undefined;
+  let storeOnly = false;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!.toString();
+    const value = fields[i + 1]!;
+    if (name === 'm') body = value;
+    else if (name === 'g') groups = value.toString().split(GROUP_SEPARATOR);
+    else if (name === 's') storeOnly = value.toString() === '1';
+  }
+  return body === undefined ? undefined : { body, groups, storeOnly };
+}
+
+/** The smallest stream id after `id` ("ms-seq"). */
+export function nextStreamId(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`;
+}
+
+type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | null;
+
+/**
+ * Reads this node's stream from the oldest entry, hands each to `handle`, then `commit()`s (the store has written
+ * what they did) and trims what was read. Runs until stop(); Redis errors are reported and retried.
+ */
+export class StreamReader {
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly handle: (entry: StreamEntry, id: string) => void,
+    private readonly commit: () => Promise<void>,
+    private readonly failed: (error: Error) => void,
+    private readonly batch = 512,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    let after = '0';
+    while (!this.stopped) {
+      let reply: XReadReply;
+      try {
+        reply = (await this.redis.xreadBuffer(
+          'COUNT',
+          this.batch,
+          'BLOCK',
+          1000,
+          'STREAMS',
+          this.key,
+          after,
+        )) as XReadReply;
+      } catch (error) {
+        if (this.stopped) return;
+        this.failed(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        continue;
+      }
+      const entries = reply?.[0]?.[1];
+      if (entries === undefined || entries.length === 0) continue;
+      for (const [id, fields] of entries) {
+        const entry = parseEntry(fields);
+        if (entry !== undefined) this.handle(entry, id.toString());
+      }
+      after = entries[entries.length - 1]![0].toString();
+      try {
+        await this.commit();
+        await this.redis.xtrim(this.key, 'MINID', nextStreamId(after));
+      } catch (error) {
+        // Not trimmed: read again after a restart (at least once).
+        if (!this.stopped) this.failed(error as Error);
+      }
+    }
+  }
+
+  /** Stops reading; the caller disconnects the connection, which ends a blocked XREAD. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+}
