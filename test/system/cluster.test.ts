@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Broker, createBroker } from '../../src/broker/broker.js';
 import { type Cluster, startCluster } from '../../src/broker/cluster/index.js';
+import { RedisStore } from '../../src/broker/store/redis.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { type CliBroker, killAllCliBrokers, startCliBroker } from './cli-broker.js';
 
@@ -24,8 +25,9 @@ let redis: RedisServer;
 const nodes: Node[] = [];
 const clients: MqttClient[] = [];
 
-async function startNode(id: string, prefix = 'test:cluster:'): Promise<Node> {
-  const broker = createBroker({ sysInterval: 0 });
+async function startNode(id: string, prefix = 'test:cluster:', durable = false): Promise<Node> {
+  const store = durable ? new RedisStore({ url: redis.url, prefix: `${prefix}store:${id}:` }) : undefined;
+  const broker = createBroker({ sysInterval: 0, store });
   const cluster = await startCluster(broker, {
     url: redis.url,
     nodeId: id,
@@ -203,6 +205,161 @@ describe('cluster over Redis', () => {
     expect(routesTo(a, e, 'e/1')).toBe(false);
     await e.broker.close();
     nodes.splice(nodes.indexOf(e), 1);
+  });
+
+  it('delivers each message to exactly one member of a share group spread over the nodes, publisher node included', async () => {
+    const members = [await open(a, { clientId: 'share-a' }), await open(b, { clientId: 'share-b' })];
+    members.push(await open(c, { clientId: 'share-c' }));
+    const got = members.map(collect);
+    for (const member of members) await member.subscribeAsync('$share/workers/jobs/#', { qos: 1 });
+    const plain = await open(b, { clientId: 'share-plain' });
+    const plainGot = collect(plain);
+    await plain.subscribeAsync('jobs/#', { qos: 1 });
+    await waitFor(
+      () => routesTo(c, a, 'jobs/1') && routesTo(c, b, 'jobs/1') && a.cluster.remote.match('jobs/1').length > 0,
+      'group members known on C',
+    );
+    const pub = await open(c, { clientId: 'share-pub' });
+    const total = 60;
+    for (let i = 0; i < total; i++) await pub.publishAsync(`jobs/${i}`, `${i}`, { qos: 1 });
+    await waitFor(() => got.reduce((n, list) => n + list.length, 0) >= total && plainGot.length >= total, 'all jobs');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const all = got.flat().map((line) => line.split(' ')[1]);
+    expect(all.length).toBe(total);
+    expect(new Set(all).size).toBe(total);
+    // The choice rotates over the nodes: every node's member got some.
+    for (const list of got) expect(list.length).toBeGreaterThan(0);
+    // A plain subscription to the same topics still gets every message.
+    expect(plainGot.length).toBe(total);
+  });
+
+  it('resumes a persistent session on another node: subscriptions and queued messages move, Session Present = 1', async () => {
+    const first = await open(a, { clientId: 'roam', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await first.subscribeAsync('roam/#', { qos: 1 });
+    await waitFor(() => routesTo(b, a, 'roam/x'), 'roam filter known on B');
+    await first.endAsync();
+    const pub = await open(b, { clientId: 'roam-pub' });
+    for (let i = 0; i < 5; i++) await pub.publishAsync('roam/x', `q${i}`, { qos: 1 });
+    await waitFor(() => (a.broker.sessions.get('roam')?.queuedCount ?? 0) === 5, 'five queued on A');
+
+    const second = mqtt.connect(`mqtt://127.0.0.1:${c.port}`, {
+      protocolVersion: 5,
+      clientId: 'roam',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      reconnectPeriod: 0,
+    });
+    clients.push(second);
+    const got = collect(second);
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => second.once('connect', resolve));
+    expect(connack.sessionPresent).toBe(true);
+    await waitFor(() => got.length === 5, 'queued messages on C');
+    expect(got).toEqual(['q0', 'q1', 'q2', 'q3', 'q4'].map((p) => `roam/x ${p} 1`));
+    expect(a.broker.sessions.has('roam')).toBe(false);
+    expect(c.cluster.stats.sessionsTakenOver).toBeGreaterThan(0);
+    // The subscription moved with it: a new message published on B now goes to C (once).
+    await waitFor(() => routesTo(b, c, 'roam/x') && !routesTo(b, a, 'roam/x'), 'roam filter moved to C');
+    await pub.publishAsync('roam/x', 'live', { qos: 1 });
+    await waitFor(() => got.length === 6, 'live message on C');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(got.at(-1)).toBe('roam/x live 1');
+    expect(got.length).toBe(6);
+  });
+
+  it('takes a connected client over from another node: DISCONNECT 0x8E there, session present here [MQTT-3.1.4-3]', async () => {
+    const first = await open(a, { clientId: 'twin', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await first.subscribeAsync('twin/t', { qos: 1 });
+    const reason = new Promise<number | undefined>((resolve) => first.once('disconnect', (p) => resolve(p.reasonCode)));
+    const second = mqtt.connect(`mqtt://127.0.0.1:${b.port}`, {
+      protocolVersion: 5,
+      clientId: 'twin',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      reconnectPeriod: 0,
+    });
+    clients.push(second);
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => second.once('connect', resolve));
+    expect(await reason).toBe(0x8e);
+    expect(connack.sessionPresent).toBe(true);
+    expect(a.broker.clients.has('twin')).toBe(false);
+    expect(b.broker.trie.subscriptionsOf('twin')?.has('twin/t')).toBe(true);
+  });
+
+  it('starts a new session when a client with Clean Start moves to another node, and the old one ends there', async () => {
+    const first = await open(a, { clientId: 'fresh', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await first.subscribeAsync('fresh/t', { qos: 1 });
+    await first.endAsync();
+    expect(a.broker.sessions.has('fresh')).toBe(true);
+    const second = await open(b, { clientId: 'fresh', clean: true });
+    expect(a.broker.sessions.has('fresh')).toBe(false);
+    expect(b.broker.trie.subscriptionsOf('fresh')).toBeUndefined();
+    await second.endAsync();
+  });
+
+  it('publishes the will of a client whose connection broke once, on every node that subscribes', async () => {
+    const watchers = [await open(b, { clientId: 'will-watch-b' }), await open(c, { clientId: 'will-watch-c' })];
+    const got = watchers.map(collect);
+    for (const watcher of watchers) await watcher.subscribeAsync('will/#', { qos: 1 });
+    await waitFor(() => routesTo(a, b, 'will/x') && routesTo(a, c, 'will/x'), 'will filters known on A');
+    const dying = await open(a, {
+      clientId: 'dying',
+      will: { topic: 'will/dying', payload: Buffer.from('gone'), qos: 1 },
+    });
+    (dying as unknown as { stream: { destroy(): void } }).stream.destroy();
+    await waitFor(() => got.every((list) => list.length === 1), 'will on B and C');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(got).toEqual([['will/dying gone 1'], ['will/dying gone 1']]);
+  });
+
+  it('adopts the sessions of a dead node with a Redis store: queued and stream messages reach the client on another node', async () => {
+    const h = await startNode('node-h', 'test:cluster:', true);
+    await waitFor(() => nodes.every((node) => node === h || node.cluster.peers.has('node-h')), 'H known');
+    const sub = await open(h, { clientId: 'adoptee', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await sub.subscribeAsync('adopt/#', { qos: 1 });
+    await waitFor(() => routesTo(a, h, 'adopt/x'), 'H filter known on A');
+    await sub.endAsync();
+    const pub = await open(a, { clientId: 'adopt-pub' });
+    await pub.publishAsync('adopt/x', 'before', { qos: 1 });
+    await waitFor(() => (h.broker.sessions.get('adoptee')?.queuedCount ?? 0) === 1, 'queued on H');
+    await h.broker.storeWriter?.flush();
+    // H dies: its cluster connections drop, then it stops serving (its store keeps the session).
+    h.cluster.crash();
+    await h.broker.close();
+    nodes.splice(nodes.indexOf(h), 1);
+    // Published after H died and before it expired: these wait in H's stream (acknowledged after XADD).
+    for (let i = 0; i < 3; i++) await pub.publishAsync('adopt/x', `after${i}`, { qos: 1 });
+    await waitFor(
+      () => nodes.some((node) => node.broker.sessions.has('adoptee')),
+      'session adopted by a live node',
+      TTL_MS * 10,
+    );
+    const adopter = nodes.find((node) => node.broker.sessions.has('adoptee'))!;
+    const target = nodes.find((node) => node !== adopter)!;
+    const again = mqtt.connect(`mqtt://127.0.0.1:${target.port}`, {
+      protocolVersion: 5,
+      clientId: 'adoptee',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      reconnectPeriod: 0,
+    });
+    clients.push(again);
+    const got = collect(again);
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => again.once('connect', resolve));
+    expect(connack.sessionPresent).toBe(true);
+    await waitFor(() => got.length >= 4, 'four messages after the move');
+    expect(got).toEqual(['before', 'after0', 'after1', 'after2'].map((p) => `adopt/x ${p} 1`));
+  }, 30_000);
+
+  it("acknowledges a QoS 1 publish for another node only once the message is in that node's stream", async () => {
+    const sub = await open(b, { clientId: 'ack-sub' });
+    await sub.subscribeAsync('ack/#', { qos: 1 });
+    await waitFor(() => routesTo(a, b, 'ack/x'), 'filter known on A');
+    const pub = await open(a, { clientId: 'ack-pub' });
+    const before = a.cluster.stats.forwardedFrames;
+    await pub.publishAsync('ack/x', 'one', { qos: 1 });
+    // The PUBACK came back: the XADD had completed (the frame was counted when it was sent).
+    expect(a.cluster.stats.forwardedFrames).toBe(before + 1);
+    expect(a.cluster.barrier()).toBeUndefined();
   });
 
   it('joins through the CLI with --cluster and --node-id', async () => {
