@@ -249,6 +249,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       (entry) => this.receive(entry),
       () => broker.storeWriter?.barrier() ?? Promise.resolve(),
       failed,
+      broker.options.store?.durable === true,
     );
     this.sessions = new ClusterSessions(this);
   }

@@ -148,6 +148,10 @@ export function nextStreamId(id: string): string {
   return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`;
 }
 
+/** Entries read before the stream is trimmed, and the longest a read entry waits for its trim. */
+const TRIM_BATCH = 1024;
+const TRIM_INTERVAL_MS = 200;
+
 type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | null;
 
 /**
@@ -164,6 +168,8 @@ export class StreamReader {
     private readonly handle: (entry: StreamEntry, id: string) => void,
     private readonly commit: () => Promise<void>,
     private readonly failed: (error: Error) => void,
+    /** Trim after every read (a durable store: fewer duplicates after a crash) rather than per TRIM_BATCH / TRIM_INTERVAL_MS. */
+    private readonly eager: boolean,
     private readonly batch = 512,
   ) {}
 
@@ -173,6 +179,9 @@ export class StreamReader {
 
   private async run(): Promise<void> {
     let after = '0';
+    /** Entries read (and routed) but not trimmed yet, and when the last trim was. */
+    let untrimmed = 0;
+    let trimmedAt = Date.now();
     while (!this.stopped) {
       let reply: XReadReply;
       try {
@@ -180,7 +189,7 @@ export class StreamReader {
           'COUNT',
           this.batch,
           'BLOCK',
-          1000,
+          TRIM_INTERVAL_MS,
           'STREAMS',
           this.key,
           after,
@@ -192,17 +201,25 @@ export class StreamReader {
         continue;
       }
       const entries = reply?.[0]?.[1];
-      if (entries === undefined || entries.length === 0) continue;
-      for (const [id, fields] of entries) {
-        const entry = parseEntry(fields);
-        if (entry !== undefined) this.handle(entry, id.toString());
+      if (entries !== undefined && entries.length > 0) {
+        for (const [id, fields] of entries) {
+          const entry = parseEntry(fields);
+          if (entry !== undefined) this.handle(entry, id.toString());
+        }
+        after = entries[entries.length - 1]![0].toString();
+        untrimmed += entries.length;
       }
-      after = entries[entries.length - 1]![0].toString();
+      // Trimming costs a round trip. With a durable store it follows every read, so that a crash repeats as little as
+      // possible; without one (a crash loses the sessions anyway) it is done per TRIM_BATCH entries or
+      // TRIM_INTERVAL_MS. What is not trimmed yet is read again only after a crash (at least once).
+      if (untrimmed === 0) continue;
+      if (!this.eager && untrimmed < TRIM_BATCH && Date.now() - trimmedAt < TRIM_INTERVAL_MS) continue;
       try {
         await this.commit();
         await this.redis.xtrim(this.key, 'MINID', nextStreamId(after));
+        untrimmed = 0;
+        trimmedAt = Date.now();
       } catch (error) {
-        // Not trimmed: read again after a restart (at least once).
         if (!this.stopped) this.failed(error as Error);
       }
     }
