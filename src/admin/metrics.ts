@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
+import type { Cluster } from '../broker/cluster/cluster.js';
 import type { Store } from '../broker/store/store.js';
 import { ReasonCode } from '../codec/index.js';
 
@@ -174,6 +175,42 @@ export function createBrokerMetrics(broker: Broker, options: { defaultMetrics?: 
     },
   });
   gauge('midge_uptime_seconds', 'Seconds since the broker started', () => (Date.now() - broker.startedAt) / 1000);
+  // Cluster (docs/cluster.md): only when the broker had joined one when the metrics were made (the CLI joins first).
+  const cluster = broker.cluster as Cluster | undefined;
+  if (cluster !== undefined) {
+    const c = cluster.stats;
+    gauge('midge_cluster_nodes', 'Live cluster members, this node included', () => cluster.peers.size + 1);
+    gauge(
+      'midge_cluster_redis_reachable',
+      '1 while the cluster Redis answers, 0 while degraded (local traffic only)',
+      () => (cluster.degraded ? 0 : 1),
+    );
+    counter(
+      'midge_cluster_forwarded_messages_total',
+      'Local messages sent to at least one other node',
+      () => c.forwardedMessages,
+    );
+    counter('midge_cluster_forwarded_frames_total', 'Stream entries sent to other nodes', () => c.forwardedFrames);
+    counter(
+      'midge_cluster_received_messages_total',
+      'Stream entries received from other nodes',
+      () => c.receivedMessages,
+    );
+    counter('midge_cluster_redis_errors_total', 'Redis commands of the cluster that failed', () => c.redisErrors);
+    gauge('midge_cluster_outbox_messages', 'Messages for other nodes waiting in memory for Redis', () => c.outbox);
+    counter(
+      'midge_cluster_outbox_dropped_total',
+      'Messages for other nodes dropped: outbox full',
+      () => c.outboxDropped,
+    );
+    counter(
+      'midge_cluster_sessions_taken_over_total',
+      'Sessions taken over from another node',
+      () => c.sessionsTakenOver,
+    );
+    counter('midge_cluster_sessions_handed_over_total', 'Sessions handed to another node', () => c.sessionsHandedOver);
+    counter('midge_cluster_sessions_adopted_total', 'Sessions adopted from dead nodes', () => c.sessionsAdopted);
+  }
 
   const unwrap = wrapStore(broker.options.store, registry);
   return {

@@ -5,6 +5,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBrokerMetrics } from '../../src/admin/metrics.js';
 import { type Broker, createBroker } from '../../src/broker/broker.js';
 import { type Cluster, startCluster } from '../../src/broker/cluster/index.js';
 import { RedisStore } from '../../src/broker/store/redis.js';
@@ -364,6 +365,19 @@ describe('cluster over Redis', () => {
     // The PUBACK came back: the XADD had completed (the frame was counted when it was sent).
     expect(a.cluster.stats.forwardedFrames).toBe(before + 1);
     expect(a.cluster.barrier()).toBeUndefined();
+  });
+
+  it('exposes the cluster in the Prometheus metrics (members, Redis reachable, forwarded messages)', async () => {
+    const metrics = createBrokerMetrics(a.broker, { defaultMetrics: false });
+    try {
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(/^midge_cluster_nodes 3$/m);
+      expect(text).toMatch(/^midge_cluster_redis_reachable 1$/m);
+      const forwarded = Number(/^midge_cluster_forwarded_messages_total (\d+)$/m.exec(text)?.[1]);
+      expect(forwarded).toBe(a.cluster.stats.forwardedMessages);
+    } finally {
+      metrics.close();
+    }
   });
 
   it('joins through the CLI with --cluster and --node-id', async () => {
