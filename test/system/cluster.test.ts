@@ -1,8 +1,13 @@
 /**
- * Cluster phase 1 (issue 8): a real redis-server and three Midge nodes in this process, MQTT.js clients spread over
- * them. Cross-node routing at QoS 0/1/2 with a wildcard filter (exactly once each), forwarding only to nodes with a
- * matching filter, unsubscribe stopping the forwarding, cluster-wide retained messages, membership expiry.
+ * Cluster (issue 8): a real redis-server and three Midge nodes in this process, MQTT.js clients spread over them.
+ * Cross-node routing at QoS 0/1/2 (exactly once each), forwarding only to nodes with a matching filter, share groups
+ * across nodes, cluster-wide retained messages, sessions resumed / taken over / restarted clean on another node, wills
+ * once, adoption of a dead node's sessions and stream, acks after XADD, metrics, membership expiry, CLI and config file.
+ * Faults with real processes (SIGKILL, Redis restart) are in cluster-faults.test.ts.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBrokerMetrics } from '../../src/admin/metrics.js';
@@ -407,6 +412,25 @@ describe('cluster over Redis', () => {
       await waitFor(() => !a.cluster.peers.has('node-cli'), 'CLI node left');
     } finally {
       await cli?.kill().catch(() => {});
+    }
+  }, 30_000);
+
+  it('joins from a configuration file (cluster, nodeId, clusterPrefix keys)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'midge-cluster-config-'));
+    const file = join(dir, 'midge.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ store: 'memory', cluster: redis.url, nodeId: 'node-cfg', clusterPrefix: 'test:cluster:' }),
+    );
+    let cli: CliBroker | undefined;
+    try {
+      cli = await startCliBroker(['--config', file]);
+      await waitFor(() => a.cluster.peers.has('node-cfg'), 'config-file node known on A', 10_000);
+      expect(await cli.stop()).toBe(0);
+      await waitFor(() => !a.cluster.peers.has('node-cfg'), 'config-file node left');
+    } finally {
+      await cli?.kill().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });
