@@ -321,6 +321,7 @@ export class ClusterSessions {
       // A node with a local store (SQLite) finds its stream when it comes back; otherwise nobody will read it.
       if (info !== 'local') await cmd.del(keys.stream(id));
       await cmd.del(keys.wills(id));
+      await this.forgetOwner(id);
       cluster.stats.sessionsAdopted += adopted.length;
       if (adopted.length > 0 || wills > 0 || drained > 0) cluster.stats.nodesAdopted++;
       cluster.logger?.info(
@@ -428,6 +429,24 @@ export class ClusterSessions {
       }
       start = `(${entries[entries.length - 1]![0].toString()}`;
     }
+  }
+
+  /** Removes the dead node from `P owners` (the sessions it had and nobody adopted: ended with it). */
+  private async forgetOwner(id: string): Promise<void> {
+    const { cmd, keys } = this.cluster;
+    let cursor = '0';
+    do {
+      const [next, flat] = await cmd.hscan(keys.owners, cursor, 'COUNT', 1000);
+      cursor = next;
+      const pipeline = cmd.pipeline();
+      let n = 0;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        if (flat[i + 1] !== id) continue;
+        pipeline.eval(RELEASE, 1, keys.owners, flat[i]!, id);
+        n++;
+      }
+      if (n > 0) await pipeline.exec();
+    } while (cursor !== '0');
   }
 
   private async deleteKeys(pattern: string): Promise<void> {
