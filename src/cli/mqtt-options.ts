@@ -13,7 +13,7 @@ import {
   TimeoutError,
   TransportError,
 } from '../client/index.js';
-import { type Protocol, SCHEMES } from '../client/options.js';
+import { type Protocol, protocolOfScheme } from '../client/options.js';
 import type { Properties } from '../client/properties.js';
 import type { QoS } from '../codec/index.js';
 
@@ -148,7 +148,7 @@ export function parseUrlOption(value: string): ParsedUrl {
     throw new InvalidArgumentError('expected a URL such as mqtt://user:pass@host:1883/topic');
   }
   const scheme = url.protocol.replace(/:$/, '');
-  const protocol = SCHEMES[scheme];
+  const protocol = protocolOfScheme(scheme);
   if (protocol === undefined)
     throw new InvalidArgumentError(`unsupported URL scheme '${scheme}:' (mqtt, mqtts, ws, wss)`);
   const webSocket = protocol === 'ws' || protocol === 'wss';

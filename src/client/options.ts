@@ -115,6 +115,11 @@ export const SCHEMES: Readonly<Record<string, Protocol>> = {
   wss: 'wss',
 };
 
+/** The transport a URL scheme names, or undefined (own keys only: `constructor:` is a valid URL scheme too). */
+export function protocolOfScheme(scheme: string): Protocol | undefined {
+  return Object.hasOwn(SCHEMES, scheme) ? SCHEMES[scheme] : undefined;
+}
+
 const DEFAULT_PORTS: Record<Protocol, number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
 
 function randomClientId(): string {
@@ -127,7 +132,7 @@ function randomClientId(): string {
 export function parseUrl(url: string): ClientOptions {
   const parsed = new URL(url);
   const scheme = parsed.protocol.replace(/:$/, '');
-  const protocol = SCHEMES[scheme];
+  const protocol = protocolOfScheme(scheme);
   if (protocol === undefined) throw new TypeError(`unsupported URL scheme '${scheme}:' in ${url}`);
   const options: ClientOptions = { protocol, host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') };
   if (parsed.port !== '') options.port = Number(parsed.port);
@@ -143,7 +148,7 @@ export function resolveOptions(
 ): ResolvedOptions {
   const fromUrl = typeof urlOrOptions === 'string' ? parseUrl(urlOrOptions) : (urlOrOptions ?? {});
   const merged: ClientOptions = { ...fromUrl, ...more };
-  const protocol = SCHEMES[merged.protocol ?? 'mqtt'];
+  const protocol = protocolOfScheme(merged.protocol ?? 'mqtt');
   if (protocol === undefined) throw new TypeError(`unsupported protocol '${merged.protocol}'`);
   const protocolVersion = merged.protocolVersion ?? 4;
   if (![3, 4, 5].includes(protocolVersion)) throw new TypeError(`protocolVersion must be 3, 4 or 5`);

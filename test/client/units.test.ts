@@ -144,6 +144,12 @@ describe('options', () => {
     expect(resolveOptions('ws://h')).toMatchObject({ port: 80, path: '/mqtt', reconnectPeriod: 1000 });
   });
 
+  it('refuses unknown schemes, including names of Object.prototype members', () => {
+    expect(() => resolveOptions('http://h')).toThrow(/unsupported URL scheme 'http:'/);
+    expect(() => resolveOptions('constructor://h')).toThrow(/unsupported URL scheme 'constructor:'/);
+    expect(() => resolveOptions({ protocol: 'toString' as never, host: 'h' })).toThrow(/unsupported protocol/);
+  });
+
   it('converts user properties to ordered pairs and back', () => {
     const pairs = toUserPropertyPairs({ a: '1', b: ['2', '3'] });
     expect(pairs).toEqual([
