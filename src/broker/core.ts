@@ -44,6 +44,11 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   closing = false;
   /** Set by startCluster() (src/broker/cluster/); undefined without --cluster, and then every hook is a no-op. */
   cluster: ClusterHook | undefined = undefined;
+  /**
+   * Cluster: while set, a delivery to a client is made only if this returns true (the cluster drops a message that
+   * reaches a session which just moved here by two paths). Undefined otherwise.
+   */
+  deliveryFilter: ((clientId: string, message: Message) => boolean) | undefined = undefined;
   /** Open sockets and connect rate per remote address (maxConnectionsPerIp, connectRatePerIp). */
   readonly addressLimits: AddressLimits;
   /** Back-off of addresses with failed authentications. */
@@ -51,7 +56,7 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
   /** Connect timeouts, keep alives and closing lingers of every connection: one interval, no Timeout each. */
   readonly wheel = new TimerWheel();
   /** The options every session is created with (one object, not one per session). */
-  private readonly sessionOptions: SessionOptions;
+  readonly sessionOptions: SessionOptions;
   /** Connections with output gathered outside their own read, written at the end of the tick. */
   private flushList: Connection[] = [];
   private flushSpare: Connection[] = [];
@@ -143,11 +148,12 @@ export class BrokerCore extends EventEmitter<BrokerEventMap> implements SessionO
    * Forgets a session that moved to another cluster node: nothing is dropped or published (its delayed will is
    * cancelled by the caller or goes with it), its store records are deleted.
    */
-  releaseSession(session: Session): void {
+  releaseSession(session: Session, keepSubscriptions = false): void {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     clearLongTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
-    this.trie.unsubscribeAll(session.clientId);
+    // Kept: the cluster forwards what they still match to the session's new node for a moment (cluster/moves.ts).
+    if (!keepSubscriptions) this.trie.unsubscribeAll(session.clientId);
     session.release();
     this.storeWriter?.push({ op: 'deleteSession', clientId: session.clientId });
   }

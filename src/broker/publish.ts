@@ -18,10 +18,14 @@ export function routeMessage(broker: BrokerCore, message: Message): number {
   if (message.retain) storeRetained(broker, message);
   const deliveries = broker.trie.match(message.topic, message.publisherId, broker.isAvailable);
   const sessions = broker.sessions;
+  // Cluster: set only for a few seconds after a session moved here (a message may reach it twice then).
+  const accept = broker.deliveryFilter;
   for (let i = 0; i < deliveries.length; i++) {
     const delivery = deliveries[i]!;
     const session = sessions.get(delivery.clientId);
-    if (session !== undefined) session.deliver(toOutgoing(message, delivery));
+    if (session === undefined) continue;
+    if (accept !== undefined && !accept(delivery.clientId, message)) continue;
+    session.deliver(toOutgoing(message, delivery));
   }
   if (broker.listenerCount('messagePublished') > 0) broker.emit('messagePublished', message, deliveries.length);
   return deliveries.length;

@@ -22,7 +22,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Will } from '../../codec/index.js';
 import type { BrokerCore } from '../core.js';
-import { isExpired, type Message } from '../message.js';
+import { isExpired, type Message, type Outgoing } from '../message.js';
 import { routeMessage, storeRetained } from '../publish.js';
 import {
   parseSharedFilter,
@@ -30,9 +30,9 @@ import {
   type SubscriptionOptions,
   SubscriptionTrie,
 } from '../routing/index.js';
-import type { RestoredSession } from '../store/store.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import type { ClusterHook } from './hook.js';
+import { SessionMoves } from './moves.js';
 import { ClusterSessions, describeStore } from './sessions.js';
 import { type StreamEntry, StreamReader, StreamSender } from './streams.js';
 
@@ -192,6 +192,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   /** Commands (auto-pipelined: the commands of one tick go in one write). */
   readonly cmd: Redis;
   readonly sessions: ClusterSessions;
+  readonly moves: SessionMoves;
 
   private readonly token = randomBytes(8).toString('hex');
   /** Pub/sub: filters, membership, this node's control channel. */
@@ -204,6 +205,11 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   private localShared = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /**
+   * Since when Redis has answered without interruption. Nobody is expired before ttl + heartbeat after that: after an
+   * outage (or this node's start) the other nodes' alive keys may have lapsed while they were alive.
+   */
+  private healthySince = Date.now();
   stopped = false;
   /** Pub/sub messages received while start() loads the state; undefined once running. */
   private buffered: [string, Buffer][] | undefined = [];
@@ -252,6 +258,12 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       broker.options.store?.durable === true,
     );
     this.sessions = new ClusterSessions(this);
+    this.moves = new SessionMoves(broker, this.nodeId, this.ttlMs + 2 * this.heartbeatMs);
+  }
+
+  /** True once Redis has answered for ttl + heartbeat without interruption: then a lapsed alive key means dead. */
+  get settled(): boolean {
+    return !this.degraded && Date.now() - this.healthySince >= this.ttlMs + this.heartbeatMs;
   }
 
   /** This node and the live other nodes. */
@@ -336,7 +348,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     if (topics.length === 0) {
       const seed: (string | Buffer)[] = [];
       broker.retained.forEachMatch('#', (topic, message) => {
-        if (!isNodeLocal(topic)) seed.push(topic, encodeFrame(this.nodeId, message));
+        if (!isNodeLocal(topic)) seed.push(topic, encodeFrame(this.nodeId, 0, message));
       });
       if (seed.length > 0) await this.cmd.hset(this.keys.retained, ...seed);
       return;
@@ -382,7 +394,13 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       await cmd.set(k.alive(this.nodeId), this.token, 'PX', this.ttlMs);
       const ids = await cmd.smembers(k.nodes);
       if (!ids.includes(this.nodeId)) {
-        // Redis lost our registration (restarted without persistence): register and announce again.
+        // Redis lost our registration (restarted without persistence), or we were taken for dead (a pause longer
+        // than the ttl) and our sessions adopted: drop those that moved, register and announce again.
+        if ((await cmd.exists(k.adopted(this.nodeId))) === 1) {
+          this.logger?.error('this node was taken for dead and its sessions adopted by another node');
+          await this.sessions.reconcile();
+          await cmd.del(k.adopted(this.nodeId));
+        }
         await cmd.hset(k.info, this.nodeId, describeStore(this.broker, this.url));
         await this.announceAll();
       }
@@ -392,8 +410,8 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       for (let i = 0; i < others.length; i++) {
         const id = others[i]!;
         if (alive[i] === null) {
-          this.removePeer(id, 'expired');
-          // One node (under a lock) adopts its sessions and removes it; the others just stop routing to it.
+          // Dead (its alive key lapsed). It stays routed to (its stream keeps what it is sent) until one node, under
+          // a lock, has adopted its sessions and removes it (sessions.ts), so nothing is sent nowhere meanwhile.
           void this.sessions.expireNode(id);
         } else if (!this.peers.has(id)) {
           loads.push(this.addPeer(id));
@@ -403,6 +421,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       await Promise.all(loads);
       if (this.degraded) {
         this.degraded = false;
+        this.healthySince = Date.now();
         this.logger?.info('Redis reachable again: cluster routing resumed');
         await this.announceAll();
         for (const id of this.peers) await this.loadFilters(id, true);
@@ -496,18 +515,42 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     }
     this.stats.receivedMessages++;
     const broker = this.broker;
-    if (entry.storeOnly) {
-      if (frame.message.retain) storeRetained(broker, frame.message);
+    const message = frame.message;
+    const moves = this.moves;
+    const direct = entry.direct;
+    if (direct !== undefined) {
+      const { clientId, qos, retain, subscriptionIdentifiers } = direct;
+      moves.deliverDirect(clientId, { message, qos, retain, subscriptionIdentifiers }, `${frame.origin}#${frame.seq}`);
       return;
     }
+    if (entry.storeOnly) {
+      if (message.retain) storeRetained(broker, message);
+      return;
+    }
+    if (moves.active) moves.remember(message, frame.origin, frame.seq);
     // Only the share groups the sender chose this node for are served here.
     const groups = entry.groups;
     broker.trie.shareFilter = groups === undefined ? NO_GROUP : (key) => groups.includes(key);
     try {
-      routeMessage(broker, frame.message);
+      routeMessage(broker, message);
     } finally {
       broker.trie.shareFilter = undefined;
     }
+  }
+
+  /** A ForwardingSession's message (its session moved to node `to`): sent to `to` for that client only. */
+  forward(to: string, clientId: string, outgoing: Outgoing): void {
+    const { message } = outgoing;
+    const id = this.moves.ensureId(message);
+    const body = encodeFrame(id.origin, id.seq, message);
+    const { qos, retain, subscriptionIdentifiers } = outgoing;
+    this.sender.send(this.keys.stream(to), {
+      body,
+      groups: undefined,
+      storeOnly: false,
+      direct: { clientId, qos, retain, subscriptionIdentifiers },
+    });
+    this.stats.forwardedFrames++;
   }
 
   // SubscriptionChangeObserver: this node's filters, announced on the first subscription and the last removal.
@@ -545,6 +588,8 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   // ClusterHook
   onLocalPublish(message: Message): number {
     if (this.stopped || isNodeLocal(message.topic)) return 0;
+    // The message's id: its sequence number here (kept by message only while sessions move: moves.ts).
+    const seq = this.moves.active ? this.moves.ensureId(message).seq : this.moves.nextSeq();
     const deliveries = this.remote.match(message.topic);
     /** Node → the share groups it serves for this message (null: none, only its plain subscriptions). */
     let targets: Map<string, string[] | null> | undefined;
@@ -572,7 +617,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     const k = this.keys;
     if (message.retain) {
       // Every node keeps the whole retained set: written to the shared hash, and to every node's stream.
-      const body = encodeFrame(this.nodeId, message);
+      const body = encodeFrame(this.nodeId, seq, message);
       if (message.payload.length === 0) this.cmd.hdel(k.retained, message.topic).catch(() => {});
       else this.cmd.hset(k.retained, message.topic, body).catch(() => {});
       for (const id of this.peers) {
@@ -589,7 +634,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       return targets?.size ?? 0;
     }
     if (targets === undefined) return 0;
-    const body = encodeFrame(this.nodeId, message);
+    const body = encodeFrame(this.nodeId, seq, message);
     for (const [id, groups] of targets) {
       this.sender.send(k.stream(id), { body, groups: groups ?? undefined, storeOnly: false });
     }
@@ -602,7 +647,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
     return this.sender.barrier();
   }
 
-  claimSession(clientId: string, clean: boolean): Promise<RestoredSession | undefined> {
+  claimSession(clientId: string, clean: boolean): Promise<void> {
     return this.sessions.claim(clientId, clean);
   }
 
@@ -651,6 +696,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
 
   private detach(): void {
     this.stopped = true;
+    this.moves.stop();
     void this.streamReader.stop();
     this.sessions.stop();
     if (this.timer !== undefined) clearInterval(this.timer);

@@ -21,7 +21,8 @@ import {
 } from '../store/encoding.js';
 import type { RestoredSession } from '../store/store.js';
 
-const VERSION = 1;
+/** 2 added the origin's message sequence number (a message's id in the cluster: origin + seq); 1 is still read. */
+const VERSION = 2;
 const QOS_MASK = 0b11;
 const RETAIN = 1 << 2;
 const HAS_PROPERTIES = 1 << 3;
@@ -32,13 +33,16 @@ const writer = new RecordWriter(1024);
 
 export interface Frame {
   origin: string;
+  /** The origin node's number of the message: with the origin, its id in the cluster (0: none). */
+  seq: number;
   message: Message;
 }
 
-export function encodeFrame(origin: string, message: Message): Buffer {
+export function encodeFrame(origin: string, seq: number, message: Message): Buffer {
   const w = writer.reset();
   w.u8(VERSION);
   w.string(origin);
+  w.number(seq);
   let flags = message.qos & QOS_MASK;
   if (message.retain) flags |= RETAIN;
   if (message.properties !== undefined) flags |= HAS_PROPERTIES;
@@ -57,8 +61,9 @@ export function encodeFrame(origin: string, message: Message): Buffer {
 export function decodeFrame(buf: Uint8Array): Frame {
   const r = new RecordReader(buf);
   const version = r.u8();
-  if (version !== VERSION) throw new RangeError(`unknown cluster frame version ${version}`);
+  if (version !== VERSION && version !== 1) throw new RangeError(`unknown cluster frame version ${version}`);
   const origin = r.string();
+  const seq = version === 1 ? 0 : r.number();
   const flags = r.u8();
   const topic = r.string();
   const payload = r.bytes();
@@ -67,6 +72,7 @@ export function decodeFrame(buf: Uint8Array): Frame {
   const expiresAt = flags & HAS_EXPIRES ? r.number() : undefined;
   return {
     origin,
+    seq,
     message: {
       topic,
       payload,

@@ -4,7 +4,6 @@
  */
 import type { Will } from '../../codec/index.js';
 import type { Message } from '../message.js';
-import type { RestoredSession } from '../store/store.js';
 
 export interface ClusterHook {
   /**
@@ -17,9 +16,9 @@ export interface ClusterHook {
   barrier(): Promise<void> | undefined;
   /**
    * A client connects here: makes this node the owner of its session, taking the session over from the node that
-   * had it. Resolves with that node's session (to install here) when the client resumes it, else undefined.
+   * had it (installed here when the client resumes it). Never rejects.
    */
-  claimSession(clientId: string, clean: boolean): Promise<RestoredSession | undefined>;
+  claimSession(clientId: string, clean: boolean): Promise<void>;
   /** The client is connected here (with its will, kept in Redis so that it fires if this node dies). */
   clientConnected(clientId: string, will: Will | undefined): void;
   /** The current connection of the client closed (its will, if any, was published, scheduled or discarded). */

@@ -27,7 +27,8 @@ import { RedisStore } from '../store/redis.js';
 import type { RestoredSession } from '../store/store.js';
 import type { Cluster } from './cluster.js';
 import { decodeFrame, decodeHandoff, encodeFrame, encodeHandoff } from './codec.js';
-import { parseEntry } from './streams.js';
+import { ForwardingSession } from './moves.js';
+import { nextStreamId, parseEntry } from './streams.js';
 
 /** HGET the owner; take the session if it has none (or is this node already). Returns the other owner, or null. */
 const CLAIM = `
@@ -120,20 +121,29 @@ export class ClusterSessions {
   }
 
   /** See ClusterHook.claimSession. Never rejects: with Redis unreachable the session is local. */
-  async claim(clientId: string, clean: boolean): Promise<RestoredSession | undefined> {
+  async claim(clientId: string, clean: boolean): Promise<void> {
     const cluster = this.cluster;
-    if (cluster.stopped || cluster.degraded) return undefined;
+    if (cluster.stopped || cluster.degraded) return;
     const { cmd, keys } = cluster;
     const deadline = Date.now() + cluster.ttlMs + cluster.heartbeatMs + 5000;
     try {
       for (;;) {
         const owner = (await cmd.eval(CLAIM, 1, keys.owners, clientId, this.me)) as string | null;
-        if (owner === null) return undefined;
-        if (cluster.peers.has(owner)) {
+        if (owner === null) {
+          // A forwarding session left by a move away from here is no session of this client's.
+          const local = this.broker.sessions.get(clientId);
+          if (local instanceof ForwardingSession) this.broker.releaseSession(local);
+          return;
+        }
+        if (cluster.peers.has(owner) && (await cmd.exists(keys.alive(owner))) === 1) {
+          if (!clean) cluster.moves.expectInbound(clientId);
           const result = await this.requestTakeover(owner, clientId, clean);
           if (result !== TIMEOUT) {
-            if (result !== undefined) cluster.stats.sessionsTakenOver++;
-            return result;
+            if (result !== undefined) {
+              this.install(result);
+              cluster.stats.sessionsTakenOver++;
+            }
+            return;
           }
         } else if ((await this.ownerGone(owner)) === 'free') {
           await cmd.eval(SWAP, 1, keys.owners, clientId, owner, this.me);
@@ -151,8 +161,13 @@ export class ClusterSessions {
       }
     } catch (error) {
       this.failed(error as Error);
-      return undefined;
     }
+  }
+
+  /** Installs a session handed over here, then what was forwarded for it before it was installed. */
+  private install(record: RestoredSession): void {
+    receiveSession(this.broker, record);
+    this.cluster.moves.installed(record.clientId);
   }
 
   /** The owner is not a live peer: 'wait' (alive but not known yet, or its adoption is due) or 'free'. */
@@ -214,7 +229,9 @@ export class ClusterSessions {
         record = snapshotSession(broker, session, protocolVersion);
         // Resumed elsewhere: a delayed will is not sent [MQTT-3.1.3-9].
         broker.wills.cancel(clientId);
-        broker.releaseSession(session);
+        // What still reaches this node for the session goes on to its new node for a moment (moves.ts).
+        broker.releaseSession(session, true);
+        this.cluster.moves.forwardTo(clientId, to, (outgoing) => this.cluster.forward(to, clientId, outgoing));
         this.cluster.stats.sessionsHandedOver++;
       }
     }
@@ -248,7 +265,8 @@ export class ClusterSessions {
       pending.resolve(record);
       return;
     }
-    if (record !== undefined && !this.broker.sessions.has(clientId)) receiveSession(this.broker, record);
+    const local = this.broker.sessions.get(clientId);
+    if (record !== undefined && (local === undefined || local instanceof ForwardingSession)) this.install(record);
   }
 
   clientConnected(clientId: string, will: Will | undefined): void {
@@ -271,7 +289,7 @@ export class ClusterSessions {
     if (will.properties?.willDelayInterval !== undefined) {
       message.properties = { ...message.properties, willDelayInterval: will.properties.willDelayInterval };
     }
-    cmd.hset(keys.wills(this.me), clientId, encodeFrame(this.me, message)).catch(this.failed);
+    cmd.hset(keys.wills(this.me), clientId, encodeFrame(this.me, 0, message)).catch(this.failed);
   }
 
   clientDisconnected(clientId: string): void {
@@ -292,7 +310,8 @@ export class ClusterSessions {
    */
   async expireNode(id: string): Promise<void> {
     const cluster = this.cluster;
-    if (this.expiring.has(id) || cluster.stopped) return;
+    // Just after an outage (or this node's start) a live node's alive key may have lapsed: not dead yet.
+    if (this.expiring.has(id) || cluster.stopped || !cluster.settled) return;
     this.expiring.add(id);
     const { cmd, keys } = cluster;
     try {
@@ -314,8 +333,17 @@ export class ClusterSessions {
         .set(keys.adopted(id), this.me, 'EX', 3600)
         .publish(keys.membership, `expired ${id}`)
         .exec();
+      cluster.removePeer(id, 'expired');
       let drained = 0;
-      if (prefix !== undefined) drained = await this.drainStream(id, adopted);
+      if (prefix !== undefined) {
+        // The others stop sending to the dead node when they see it expired; what they sent until then is in its
+        // stream: delivered to the adopted sessions (a copy that also came by another path is dropped: moves.ts).
+        const pause = Math.min(500, cluster.heartbeatMs);
+        for (let round = 0; round < 2; round++) {
+          await sleep(pause);
+          drained += await this.drainStream(id, adopted);
+        }
+      }
       await this.broker.storeWriter?.flush();
       if (prefix !== undefined) await this.deleteKeys(`${prefix}*`);
       // A node with a local store (SQLite) finds its stream when it comes back; otherwise nobody will read it.
@@ -357,8 +385,10 @@ export class ClusterSessions {
       if (broker.sessions.has(record.clientId)) continue;
       const swapped = await cmd.eval(SWAP, 1, keys.owners, record.clientId, id, this.me);
       if (swapped !== 1) continue; // its client is on another node already
+      this.cluster.moves.expectInbound(record.clientId);
       installSession(broker, record, disconnectedAt, now);
       persistSession(broker, record, disconnectedAt);
+      this.cluster.moves.installed(record.clientId);
       adopted.push(record);
     }
     const ids = new Set(adopted.map((record) => record.clientId));
@@ -392,43 +422,61 @@ export class ClusterSessions {
     return published;
   }
 
-  /** Delivers what was left in the dead node's stream to the sessions adopted from it (only to them). */
+  /**
+   * Delivers what is in the dead node's stream to the sessions adopted from it (only to them), then deletes what it
+   * read. Returns the number of deliveries.
+   */
   private async drainStream(id: string, adopted: RestoredSession[]): Promise<number> {
     if (adopted.length === 0) return 0;
-    const { cmd, keys } = this.cluster;
+    const { cmd, keys, moves } = this.cluster;
     const trie = new SubscriptionTrie();
     for (const record of adopted) {
       for (const subscription of record.subscriptions) {
         trie.subscribe(record.clientId, subscription.topicFilter, subscription.options);
       }
     }
-    const sessions = this.broker.sessions;
+    const stream = keys.stream(id);
     let start = '-';
+    let last: string | undefined;
     let delivered = 0;
     for (;;) {
-      const entries = (await cmd.xrangeBuffer(keys.stream(id), start, '+', 'COUNT', 500)) as [Buffer, Buffer[]][];
-      if (entries.length === 0) return delivered;
+      const entries = (await cmd.xrangeBuffer(stream, start, '+', 'COUNT', 500)) as [Buffer, Buffer[]][];
+      if (entries.length === 0) break;
       for (const [, fields] of entries) {
         const entry = parseEntry(fields);
         if (entry === undefined || entry.storeOnly) continue;
-        let message: ReturnType<typeof decodeFrame>['message'];
+        let frame: ReturnType<typeof decodeFrame>;
         try {
-          message = decodeFrame(entry.body).message;
+          frame = decodeFrame(entry.body);
         } catch {
           this.cluster.stats.badFrames++;
           continue;
         }
+        const { message } = frame;
+        const key = `${frame.origin}#${frame.seq}`;
+        if (entry.direct !== undefined) {
+          const { clientId, qos, retain, subscriptionIdentifiers } = entry.direct;
+          moves.deliverDirect(clientId, { message, qos, retain, subscriptionIdentifiers }, key);
+          delivered++;
+          continue;
+        }
         const groups = entry.groups;
-        trie.shareFilter = groups === undefined ? () => false : (key) => groups.includes(key);
+        trie.shareFilter = groups === undefined ? () => false : (group) => groups.includes(group);
         const deliveries = trie.match(message.topic, message.publisherId);
         trie.shareFilter = undefined;
         for (const delivery of deliveries) {
-          sessions.get(delivery.clientId)?.deliver(toOutgoing(message, delivery));
+          moves.deliverDirect(delivery.clientId, toOutgoing(message, delivery), key);
           delivered++;
         }
       }
-      start = `(${entries[entries.length - 1]![0].toString()}`;
+      last = entries[entries.length - 1]![0].toString();
+      start = `(${last}`;
     }
+    if (last !== undefined) {
+      await this.broker.storeWriter?.barrier();
+      await cmd.xtrim(stream, 'MINID', nextStreamId(last));
+    }
+    return delivered;
   }
 
   /** Removes the dead node from `P owners` (the sessions it had and nobody adopted: ended with it). */

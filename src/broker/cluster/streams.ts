@@ -14,6 +14,7 @@
  * `maxLen` entries (approximate trimming by Redis): a node that stays away longer loses the oldest.
  */
 import type { Redis } from 'ioredis';
+import type { QoS } from '../../codec/index.js';
 
 export interface StreamEntry {
   /** The message frame (codec.ts). */
@@ -22,6 +23,15 @@ export interface StreamEntry {
   groups: string[] | undefined;
   /** A retained message the receiver only stores (it has no matching subscriber). */
   storeOnly: boolean;
+  /** A message for one session that moved to the receiver (moves.ts), as it was to be delivered to it. */
+  direct?: DirectDelivery;
+}
+
+export interface DirectDelivery {
+  clientId: string;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIdentifiers: number[] | undefined;
 }
 
 const GROUP_SEPARATOR = '\0'; // not allowed in a topic filter [MQTT-4.7.3-2]
@@ -58,6 +68,11 @@ export class StreamSender {
     const args: (string | Buffer)[] = ['MAXLEN', '~', String(this.maxLen), '*', 'm', entry.body];
     if (entry.groups !== undefined && entry.groups.length > 0) args.push('g', entry.groups.join(GROUP_SEPARATOR));
     if (entry.storeOnly) args.push('s', '1');
+    const direct = entry.direct;
+    if (direct !== undefined) {
+      args.push('c', direct.clientId, 'q', String(direct.qos), 'r', direct.retain ? '1' : '0');
+      if (direct.subscriptionIdentifiers !== undefined) args.push('i', direct.subscriptionIdentifiers.join(','));
+    }
     const pending: Pending = { key, args };
     if (this.outbox.length > 0) {
       // Keep the order: while older entries wait, newer ones wait behind them.
@@ -132,14 +147,25 @@ export function parseEntry(fields: Buffer[]): StreamEntry | undefined {
   let body: Buffer | undefined;
   let groups: string[] | undefined;
   let storeOnly = false;
+  let clientId: string | undefined;
+  let qos: QoS = 0;
+  let retain = false;
+  let subscriptionIdentifiers: number[] | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!.toString();
     const value = fields[i + 1]!;
     if (name === 'm') body = value;
     else if (name === 'g') groups = value.toString().split(GROUP_SEPARATOR);
     else if (name === 's') storeOnly = value.toString() === '1';
+    else if (name === 'c') clientId = value.toString();
+    else if (name === 'q') qos = (Number(value.toString()) & 0b11) as QoS;
+    else if (name === 'r') retain = value.toString() === '1';
+    else if (name === 'i') subscriptionIdentifiers = value.toString().split(',').map(Number);
   }
-  return body === undefined ? undefined : { body, groups, storeOnly };
+  if (body === undefined) return undefined;
+  const entry: StreamEntry = { body, groups, storeOnly };
+  if (clientId !== undefined) entry.direct = { clientId, qos, retain, subscriptionIdentifiers };
+  return entry;
 }
 
 /** The smallest stream id after `id` ("ms-seq"). */

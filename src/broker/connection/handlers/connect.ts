@@ -16,7 +16,6 @@ import {
   ReasonCode,
 } from '../../../codec/index.js';
 import { ProtocolViolation } from '../../errors.js';
-import { receiveSession } from '../../handoff.js';
 import type {
   AuthenticateContext,
   AuthenticateResult,
@@ -242,8 +241,7 @@ function accept(connection: Connection, packet: ConnectPacket, assigned: boolean
   const { broker, clientId } = connection;
   const cluster = broker.cluster;
   if (cluster === undefined) return acceptNow(connection, packet, assigned);
-  return cluster.claimSession(clientId, packet.clean).then((record) => {
-    if (record !== undefined) receiveSession(broker, record);
+  return cluster.claimSession(clientId, packet.clean).then(() => {
     if (connection.state !== ConnectionState.Connecting) return;
     acceptNow(connection, packet, assigned);
   });

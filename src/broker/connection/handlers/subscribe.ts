@@ -95,8 +95,10 @@ function complete(connection: Connection, packet: SubscribePacket, verdicts: Aut
   });
   const suback: SubackPacket = { type: PacketType.SUBACK, packetId: packet.packetId, reasonCodes };
   connection.send(suback);
+  if (retainedToSend.length === 0) return;
   const now = Date.now();
+  const flush = () => connection.flush();
   for (const { filter, qos } of retainedToSend) {
-    sendRetained(broker, session, filter, qos, subscriptionIdentifier, now);
+    sendRetained(broker, session, filter, qos, subscriptionIdentifier, now, flush);
   }
 }
