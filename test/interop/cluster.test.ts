@@ -7,21 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Broker, createBroker } from '../../src/broker/broker.js';
-import { type Cluster, startCluster } from '../../src/broker/cluster/index.js';
 import { ForwardingSession } from '../../src/broker/cluster/moves.js';
+import { type ClusterNode, sleep, startClusterNode, waitFor } from '../support/cluster.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 
 const HEARTBEAT_MS = 200;
 const TTL_MS = 800;
 const PREFIX = `interop:cluster:${randomBytes(4).toString('hex')}:`;
 
-interface Node {
-  id: string;
-  broker: Broker;
-  cluster: Cluster;
-  port: number;
-}
+type Node = ClusterNode;
 
 let redis: RedisServer;
 const nodes: Node[] = [];
@@ -31,28 +25,9 @@ let b: Node;
 let c: Node;
 
 async function startNode(id: string): Promise<Node> {
-  const broker = createBroker({ sysInterval: 0 });
-  const cluster = await startCluster(broker, {
-    url: redis.url,
-    nodeId: id,
-    prefix: PREFIX,
-    heartbeatMs: HEARTBEAT_MS,
-    ttlMs: TTL_MS,
-  });
-  const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
-  const node = { id, broker, cluster, port };
+  const node = await startClusterNode(redis.url, id, { prefix: PREFIX, heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS });
   nodes.push(node);
   return node;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** true once `node` has `peer`'s filter (exactly as subscribed, `$share/...` included) in its routing. */

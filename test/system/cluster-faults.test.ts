@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitFor as waitUntil } from '../support/cluster.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { type CliBroker, killAllCliBrokers, startCliBroker } from './cli-broker.js';
 
@@ -59,15 +60,7 @@ afterAll(async () => {
   await redis?.stop();
 }, 30_000);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const waitFor = (condition: () => boolean, what: string, timeoutMs = 10_000) => waitUntil(condition, what, timeoutMs);
 
 const uniquePrefix = (name: string) => `faults:${name}:${randomBytes(4).toString('hex')}:`;
 

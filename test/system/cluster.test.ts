@@ -11,49 +11,24 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBrokerMetrics } from '../../src/admin/metrics.js';
-import { type Broker, createBroker } from '../../src/broker/broker.js';
-import { type Cluster, startCluster } from '../../src/broker/cluster/index.js';
 import { ForwardingSession } from '../../src/broker/cluster/moves.js';
-import { RedisStore } from '../../src/broker/store/redis.js';
+import { type ClusterNode, startClusterNode, waitFor } from '../support/cluster.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { type CliBroker, killAllCliBrokers, startCliBroker } from './cli-broker.js';
 
 const HEARTBEAT_MS = 200;
 const TTL_MS = 800;
 
-interface Node {
-  id: string;
-  broker: Broker;
-  cluster: Cluster;
-  port: number;
-}
+type Node = ClusterNode;
 
 let redis: RedisServer;
 const nodes: Node[] = [];
 const clients: MqttClient[] = [];
 
 async function startNode(id: string, prefix = 'test:cluster:', durable = false): Promise<Node> {
-  const store = durable ? new RedisStore({ url: redis.url, prefix: `${prefix}store:${id}:` }) : undefined;
-  const broker = createBroker({ sysInterval: 0, store });
-  const cluster = await startCluster(broker, {
-    url: redis.url,
-    nodeId: id,
-    prefix,
-    heartbeatMs: HEARTBEAT_MS,
-    ttlMs: TTL_MS,
-  });
-  const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
-  const node = { id, broker, cluster, port };
+  const node = await startClusterNode(redis.url, id, { prefix, heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS, durable });
   nodes.push(node);
   return node;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function open(node: Node, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
