@@ -12,9 +12,9 @@ import type { BrokerCore } from './core.js';
 import type { Message, Outgoing } from './message.js';
 import { OutgoingState } from './session/inflight.js';
 import { SESSION_NEVER_EXPIRES, type Session } from './session/session.js';
+import { outgoingRecord } from './store/session-persistence.js';
 import type { MessageRecord, OutgoingRecord, OutgoingStatus, RestoredSession } from './store/store.js';
 import { setLongTimeout } from './timers.js';
-import { toRecord } from './will.js';
 
 export function toMessage(record: MessageRecord): Message {
   return {
@@ -130,17 +130,7 @@ export function snapshotSession(
   let seq = 0;
   const add = (entry: Outgoing, status: OutgoingStatus, packetId: number | undefined) => {
     seq = Math.max(seq + 1, entry.seq ?? 0);
-    const record: OutgoingRecord = {
-      clientId,
-      seq,
-      message: toRecord(entry.message),
-      qos: entry.qos,
-      retain: entry.retain,
-      status,
-    };
-    if (entry.subscriptionIdentifiers !== undefined) record.subscriptionIdentifiers = entry.subscriptionIdentifiers;
-    if (packetId !== undefined) record.packetId = packetId;
-    outgoing.push(record);
+    outgoing.push(outgoingRecord(clientId, seq, entry, status, packetId));
   };
   if (session.inflightCount > 0) {
     for (const entry of session.inflight.pending()) add(entry.outgoing, STATUS[entry.state], entry.packetId);

@@ -14,10 +14,17 @@ const STATUS: Record<OutgoingState, OutgoingStatus> = {
   [OutgoingState.AwaitingPubcomp]: 'pubcomp',
 };
 
-function record(session: Session, outgoing: Outgoing, status: OutgoingStatus, packetId?: number): OutgoingRecord {
+/** The store record of a message to one subscriber. */
+export function outgoingRecord(
+  clientId: string,
+  seq: number,
+  outgoing: Outgoing,
+  status: OutgoingStatus,
+  packetId?: number,
+): OutgoingRecord {
   const result: OutgoingRecord = {
-    clientId: session.clientId,
-    seq: outgoing.seq!,
+    clientId,
+    seq,
     message: toRecord(outgoing.message),
     qos: outgoing.qos,
     retain: outgoing.retain,
@@ -26,6 +33,10 @@ function record(session: Session, outgoing: Outgoing, status: OutgoingStatus, pa
   if (outgoing.subscriptionIdentifiers !== undefined) result.subscriptionIdentifiers = outgoing.subscriptionIdentifiers;
   if (packetId !== undefined) result.packetId = packetId;
   return result;
+}
+
+function record(session: Session, outgoing: Outgoing, status: OutgoingStatus, packetId?: number): OutgoingRecord {
+  return outgoingRecord(session.clientId, outgoing.seq!, outgoing, status, packetId);
 }
 
 export class StoreSessionPersistence implements SessionPersistence {
