@@ -7,6 +7,8 @@
 #   npm run bench:broker -- -s quick     # ../shared/bench/scenarios.quick
 #   npm run bench:broker -- -r 2         # two interleaved rounds, to see the noise
 #   BENCH_V5=1 npm run bench:broker      # MQTT 5 (Aedes is left out: it does not speak MQTT 5)
+#   npm run bench:broker -- --floor      # the conns scenario only, with a bare Node.js server answering CONNACK
+#                                        # (bench/node-floor.mjs): what Node itself costs per connection
 #
 # Needs: mosquitto (Debian package), gcc; Aedes comes from this project's devDependencies.
 set -euo pipefail
@@ -18,8 +20,10 @@ command -v gcc >/dev/null || { echo "gcc is not installed" >&2; exit 2; }
 
 scen="$KIT/scenarios.default"
 args=()
+floor=
 while (($#)); do
   case "$1" in
+    --floor) floor=1 ;;
     -s) shift; case "$1" in quick|default|extended) scen="$KIT/scenarios.$1" ;; *) scen="$1" ;; esac ;;
     *) args+=("$1") ;;
   esac
@@ -42,6 +46,12 @@ midge="node $ROOT/bin/midge.js broker --host 127.0.0.1 --port 28833 --log-level 
 mosq="mosquitto -c $KIT/mosquitto-bench.conf"
 aedes="AEDES_MODULES=$ROOT node $KIT/aedes-server.mjs 28831"
 
+if [ -n "$floor" ]; then
+  list="$(mktemp "${TMPDIR:-/tmp}/midge-floor.XXXXXX")"
+  grep -E '^conns' "$scen" >"$list"
+  exec "$KIT/compare.sh" -s "$list" -n mosquitto,midge,node-floor "${args[@]}" "$mosq" 28830 "$midge" 28833 \
+    "node $ROOT/bench/node-floor.mjs 28834" 28834
+fi
 if [ -n "${BENCH_V5:-}" ]; then
   exec "$KIT/compare.sh" -s "$scen" -x '-V 5' -n mosquitto,midge "${args[@]}" "$mosq" 28830 "$midge" 28833
 fi

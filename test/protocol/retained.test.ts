@@ -163,6 +163,48 @@ describe('retained messages', () => {
     await sub.expectNoPacket(200);
   });
 
+  it('5,000 retained messages for one subscription arrive after the SUBACK, once each, in order, with RETAIN=1 (window 20)', async () => {
+    await live.withBroker({ maxQueuedMessages: 10_000 }, async (own) => {
+      const count = 5_000;
+      for (let i = 0; i < count; i++) own.broker.publishMessage(`big/${i}`, `m${i}`, { retain: true, qos: 1 });
+      const sub = await connect({}, own.port);
+      await subscribe(sub, [{ topicFilter: 'big/#', qos: 1 }]); // fails if a PUBLISH comes before the SUBACK
+      const received: { topic: string; payload: string; retain: boolean; qos: number }[] = [];
+      for (let i = 0; i < count; i++) {
+        const packet = await receive(sub);
+        received.push({ topic: packet.topic, payload: text(packet.payload), retain: packet.retain, qos: packet.qos });
+      }
+      expect(received).toEqual(
+        Array.from({ length: count }, (_, i) => ({ topic: `big/${i}`, payload: `m${i}`, retain: true, qos: 1 })),
+      );
+      await sub.expectNoPacket(200);
+    });
+  });
+
+  it('a subscriber that leaves in the middle of a large retained fetch disturbs neither the broker nor the next one', async () => {
+    await live.withBroker({ maxQueuedMessages: 10_000 }, async (own) => {
+      const count = 5_000;
+      for (let i = 0; i < count; i++) own.broker.publishMessage(`big/${i}`, `m${i}`, { retain: true, qos: 1 });
+      const leaving = await connect({ clientId: 'leaving' }, own.port);
+      await subscribe(leaving, [{ topicFilter: 'big/#', qos: 1 }]);
+      for (let i = 0; i < 30; i++) await receive(leaving);
+      await leaving.end();
+      const taken = await connect({ clientId: 'taken' }, own.port);
+      await subscribe(taken, [{ topicFilter: 'big/#', qos: 1 }]);
+      await receive(taken);
+      await connect({ clientId: 'taken' }, own.port); // a clean start takes the session over in the middle
+      await taken.expectClose();
+      const next = await connect({}, own.port);
+      await subscribe(next, [{ topicFilter: 'big/#', qos: 1 }]);
+      const topics: string[] = [];
+      for (let i = 0; i < count; i++) topics.push((await receive(next)).topic);
+      expect(new Set(topics).size).toBe(count);
+      await next.expectNoPacket(200);
+      // Nothing vanished: what the leaving subscribers did not acknowledge was dropped with the session.
+      expect(own.broker.stats.droppedByReason['session-ended']).toBe(2 * count - 31);
+    });
+  });
+
   it('with retainAvailable=false a retained PUBLISH gets DISCONNECT 0x9A Retain not supported (5.0)', async () => {
     await withBroker({ retainAvailable: false }, async (own) => {
       const { client, connack } = await RawClient.connect(own.port, { protocolVersion: 5 });

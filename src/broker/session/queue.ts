@@ -29,9 +29,10 @@ export class MessageQueue {
     return this.items.length - this.head;
   }
 
-  push(outgoing: Outgoing): QueueResult {
+  /** @param reserved slots kept for messages that wait elsewhere (a session's pending sources). */
+  push(outgoing: Outgoing, reserved = 0): QueueResult {
     let evicted: Outgoing | undefined;
-    if (this.length >= this.limit) {
+    if (this.length + reserved >= this.limit) {
       if (outgoing.qos === 0 || this.qos0Count === 0) return REFUSED;
       evicted = this.evictOldestQos0();
     }

@@ -29,6 +29,19 @@ export interface SessionLink {
   sendPubrel(packetId: number, reasonCode: number): void;
 }
 
+/**
+ * Messages made on demand, in order: the retained messages of a new subscription (see Session.addSource), so that
+ * thousands of them need neither an object each nor a queue slot until the client can take them.
+ */
+export interface MessageSource {
+  /** Messages left, the one peek returned included. */
+  readonly size: number;
+  /** The next message, without taking it; undefined once none is left. */
+  peek(): Outgoing | undefined;
+  /** Takes the message peek returned. */
+  shift(): void;
+}
+
 export interface SessionObserver {
   messageDropped(session: Session, outgoing: Outgoing, reason: DropReason): void;
   /** QoS 0 written, or QoS 1/2 acknowledged (PUBACK / PUBCOMP). */
@@ -66,6 +79,9 @@ export class Session {
   private inflightWindow: OutgoingInflight | undefined;
   private incomingIds: IncomingQos2 | undefined;
   private messageQueue: MessageQueue | undefined;
+  /** Sources whose messages wait after the queue's (see addSource), and how many messages they hold. */
+  private sources: MessageSource[] | undefined;
+  private pendingCount = 0;
   /** The send quota for the inflight window, kept while the window does not exist yet. */
   private inflightLimit: number;
   /** Set by the broker when it has a store. */
@@ -93,15 +109,15 @@ export class Session {
     return this.incomingIds;
   }
 
-  /** Messages waiting for this subscriber. */
+  /** Messages waiting for this subscriber, all of them: those of pending sources are moved into the queue first. */
   get queue(): MessageQueue {
-    if (this.messageQueue === undefined) this.messageQueue = new MessageQueue(this.options.maxQueuedMessages);
-    return this.messageQueue;
+    if (this.pendingCount > 0) this.queuePending();
+    return this.ensureQueue();
   }
 
-  /** Messages waiting in the queue (without creating it). */
+  /** Messages waiting, pending sources included (without creating the queue). */
   get queuedCount(): number {
-    return this.messageQueue === undefined ? 0 : this.messageQueue.length;
+    return (this.messageQueue === undefined ? 0 : this.messageQueue.length) + this.pendingCount;
   }
 
   /** Outgoing QoS 1/2 messages awaiting acknowledgement (without creating the window). */
@@ -140,26 +156,53 @@ export class Session {
     this.sendNew(link, outgoing);
   }
 
-  /** Moves queued messages into the inflight window / onto the socket while both have room. */
+  /**
+   * Moves waiting messages into the inflight window / onto the socket while both have room: the queue's first, then
+   * those of the pending sources.
+   */
   drain(now: number): void {
     const link = this.link;
-    const queue = this.messageQueue;
-    if (link === undefined || queue === undefined) return;
+    if (link === undefined) return;
     while (link.writable) {
-      const next = queue.peek();
+      const queued = this.messageQueue === undefined ? undefined : this.messageQueue.peek();
+      const next = queued ?? (this.pendingCount > 0 ? this.peekPending() : undefined);
       if (next === undefined) return;
       if (isExpired(next.message, now)) {
         // [MQTT-3.3.2-5] an expired message whose onward delivery has not started is deleted.
-        queue.shift();
+        this.take(queued);
         if (next.seq !== undefined) this.persistence?.done(this, next);
         this.observer.messageDropped(this, next, 'expired');
         continue;
       }
       if (next.qos > 0 && this.inflight.full) return;
-      queue.shift();
+      this.take(queued);
       if (next.qos === 0) this.sendQos0(link, next);
       else this.sendNew(link, next);
     }
+  }
+
+  /**
+   * Adds messages to send after everything waiting so far, made and sent one by one as the window and the socket
+   * allow (the retained messages of a new subscription); while they wait they count against the queue's limit. A
+   * session that is offline, whose queue a store keeps, or that has not the room for them all, gets them delivered
+   * now instead, one by one as any message (queued under the queue's limit and drop policy).
+   */
+  addSource(source: MessageSource, now: number): void {
+    const size = source.size;
+    if (size === 0) return;
+    const durable = this.persistence !== undefined && this.expiryInterval !== 0;
+    if (this.link === undefined || durable || this.queuedCount + size > this.options.maxQueuedMessages) {
+      if (this.pendingCount > 0) this.queuePending();
+      for (let next = source.peek(); next !== undefined; next = source.peek()) {
+        source.shift();
+        this.deliver(next);
+      }
+      return;
+    }
+    if (this.sources === undefined) this.sources = [];
+    this.sources.push(source);
+    this.pendingCount += size;
+    this.drain(now);
   }
 
   /**
@@ -188,6 +231,8 @@ export class Session {
   /** The connection went away; QoS 0 messages queued for it are dropped unless queueQos0Offline. */
   detach(): void {
     this.link = undefined;
+    // Offline, the waiting messages are the queue's (kept, persisted, or dropped as any queued message).
+    if (this.pendingCount > 0) this.queuePending();
     if (!this.options.queueQos0Offline && this.messageQueue !== undefined) {
       for (const dropped of this.messageQueue.removeQos0()) {
         this.observer.messageDropped(this, dropped, 'offline-qos0');
@@ -232,6 +277,10 @@ export class Session {
     if (this.messageQueue !== undefined) {
       for (const outgoing of this.messageQueue.clear()) this.observer.messageDropped(this, outgoing, 'session-ended');
     }
+    for (let next = this.peekPending(); next !== undefined; next = this.peekPending()) {
+      this.shiftPending();
+      this.observer.messageDropped(this, next, 'session-ended');
+    }
     this.incomingIds?.clear();
     this.link = undefined;
   }
@@ -242,6 +291,8 @@ export class Session {
     this.expiryTimer = undefined;
     this.inflightWindow?.clear();
     this.messageQueue?.clear();
+    this.sources = undefined;
+    this.pendingCount = 0;
     this.incomingIds?.clear();
     this.link = undefined;
   }
@@ -257,10 +308,52 @@ export class Session {
       outgoing.seq = this.nextSeq++;
       this.persistence.queued(this, outgoing);
     }
-    const result = this.queue.push(outgoing);
+    const result = this.ensureQueue().push(outgoing, this.pendingCount);
     if (!result.queued && outgoing.seq !== undefined) this.persistence?.done(this, outgoing);
     if (!result.queued) this.observer.messageDropped(this, outgoing, 'queue-full');
     else if (result.evicted !== undefined) this.observer.messageDropped(this, result.evicted, 'queue-full');
+  }
+
+  private ensureQueue(): MessageQueue {
+    if (this.messageQueue === undefined) this.messageQueue = new MessageQueue(this.options.maxQueuedMessages);
+    return this.messageQueue;
+  }
+
+  /** The next message of the pending sources (the exhausted ones are dropped from the list). */
+  private peekPending(): Outgoing | undefined {
+    const sources = this.sources;
+    if (sources === undefined) return undefined;
+    for (;;) {
+      const source = sources[0];
+      if (source === undefined) {
+        this.sources = undefined;
+        this.pendingCount = 0;
+        return undefined;
+      }
+      const next = source.peek();
+      if (next !== undefined) return next;
+      sources.shift();
+    }
+  }
+
+  /** Takes the message drain looked at: the queue's head if it came from the queue, else the pending one. */
+  private take(queued: Outgoing | undefined): void {
+    if (queued !== undefined) this.messageQueue!.shift();
+    else this.shiftPending();
+  }
+
+  private shiftPending(): void {
+    this.sources![0]!.shift();
+    this.pendingCount--;
+  }
+
+  /** Moves the messages of the pending sources into the queue, in order (they fit: their room was kept). */
+  private queuePending(): void {
+    for (let next = this.peekPending(); next !== undefined; next = this.peekPending()) {
+      this.shiftPending();
+      this.enqueue(next);
+    }
+    this.pendingCount = 0;
   }
 
   private sendQos0(link: SessionLink, outgoing: Outgoing): void {

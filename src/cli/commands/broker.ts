@@ -6,7 +6,7 @@
  * State is persisted in SQLite (./data/midge.db) unless --store says otherwise (docs/persistence.md). SIGTERM /
  * SIGINT: stop listening, disconnect clients, flush and close the store, exit 0.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Logger, pino } from 'pino';
 import { type AdminServer, isLoopback, startAdminServer } from '../../admin/index.js';
@@ -115,7 +115,10 @@ function storeFromOptions(
       // No store at all: the broker's own memory is the state, and nothing is copied for a restart that would lose it.
       return { store: undefined, where: 'memory (nothing survives a restart)' };
     case 'sqlite': {
-      const path = resolve(options.dataDir, SQLITE_FILE);
+      // In a cluster, nodes on one host must not share a file: the default folder gets the node id.
+      const dir =
+        options.cluster !== undefined && !given('dataDir') ? join(options.dataDir, options.nodeId!) : options.dataDir;
+      const path = resolve(dir, SQLITE_FILE);
       const synchronous = options.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
       return {
         store: createStore('sqlite', { path, synchronous }),

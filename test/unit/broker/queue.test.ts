@@ -37,6 +37,15 @@ describe('MessageQueue', () => {
     expect([...queue].map((o) => o.message.topic)).toEqual(['a', 'b']);
   });
 
+  it('should count reserved slots (messages waiting elsewhere) as taken', () => {
+    const queue = new MessageQueue(3);
+    queue.push(outgoing(0, 'a'), 2);
+    expect(queue.push(outgoing(0, 'b'), 2).queued).toBe(false);
+    const result = queue.push(outgoing(1, 'c'), 2);
+    expect(result.evicted?.message.topic).toBe('a');
+    expect([...queue].map((o) => o.message.topic)).toEqual(['c']);
+  });
+
   it('should remove only qos0 messages when a session goes offline', () => {
     const queue = new MessageQueue(10);
     queue.push(outgoing(0, 'a'));
