@@ -28,7 +28,7 @@ import type { RestoredSession } from '../store/store.js';
 import type { Cluster } from './cluster.js';
 import { decodeFrame, decodeHandoff, encodeFrame, encodeHandoff } from './codec.js';
 import { ForwardingSession } from './moves.js';
-import { nextStreamId, parseEntry } from './streams.js';
+import { nextStreamId, parseEntry, type StreamEntry } from './streams.js';
 
 /** HGET the owner; take the session if it has none (or is this node already). Returns the other owner, or null. */
 const CLAIM = `
@@ -428,7 +428,7 @@ export class ClusterSessions {
    */
   private async drainStream(id: string, adopted: RestoredSession[]): Promise<number> {
     if (adopted.length === 0) return 0;
-    const { cmd, keys, moves } = this.cluster;
+    const { cmd, keys } = this.cluster;
     const trie = new SubscriptionTrie();
     for (const record of adopted) {
       for (const subscription of record.subscriptions) {
@@ -443,31 +443,7 @@ export class ClusterSessions {
       const entries = (await cmd.xrangeBuffer(stream, start, '+', 'COUNT', 500)) as [Buffer, Buffer[]][];
       if (entries.length === 0) break;
       for (const [, fields] of entries) {
-        const entry = parseEntry(fields);
-        if (entry === undefined || entry.storeOnly) continue;
-        let frame: ReturnType<typeof decodeFrame>;
-        try {
-          frame = decodeFrame(entry.body);
-        } catch {
-          this.cluster.stats.badFrames++;
-          continue;
-        }
-        const { message } = frame;
-        const key = `${frame.origin}#${frame.seq}`;
-        if (entry.direct !== undefined) {
-          const { clientId, qos, retain, subscriptionIdentifiers } = entry.direct;
-          moves.deliverDirect(clientId, { message, qos, retain, subscriptionIdentifiers }, key);
-          delivered++;
-          continue;
-        }
-        const groups = entry.groups;
-        trie.shareFilter = groups === undefined ? () => false : (group) => groups.includes(group);
-        const deliveries = trie.match(message.topic, message.publisherId);
-        trie.shareFilter = undefined;
-        for (const delivery of deliveries) {
-          moves.deliverDirect(delivery.clientId, toOutgoing(message, delivery), key);
-          delivered++;
-        }
+        for (const entry of parseEntry(fields)) delivered += this.drainEntry(entry, trie);
       }
       last = entries[entries.length - 1]![0].toString();
       start = `(${last}`;
@@ -495,6 +471,32 @@ export class ClusterSessions {
       }
       if (n > 0) await pipeline.exec();
     } while (cursor !== '0');
+  }
+
+  /** One message of a dead node's stream, for the adopted sessions (in `trie`) only. */
+  private drainEntry(entry: StreamEntry, trie: SubscriptionTrie): number {
+    if (entry.storeOnly) return 0;
+    let frame: ReturnType<typeof decodeFrame>;
+    try {
+      frame = decodeFrame(entry.body);
+    } catch {
+      this.cluster.stats.badFrames++;
+      return 0;
+    }
+    const { moves } = this.cluster;
+    const { message } = frame;
+    const key = `${frame.origin}#${frame.seq}`;
+    if (entry.direct !== undefined) {
+      const { clientId, qos, retain, subscriptionIdentifiers } = entry.direct;
+      moves.deliverDirect(clientId, { message, qos, retain, subscriptionIdentifiers }, key);
+      return 1;
+    }
+    const groups = entry.groups;
+    trie.shareFilter = groups === undefined ? () => false : (group) => groups.includes(group);
+    const deliveries = trie.match(message.topic, message.publisherId);
+    trie.shareFilter = undefined;
+    for (const delivery of deliveries) moves.deliverDirect(delivery.clientId, toOutgoing(message, delivery), key);
+    return deliveries.length;
   }
 
   private async deleteKeys(pattern: string): Promise<void> {

@@ -1,9 +1,11 @@
 /**
  * Messages between nodes travel through one Redis stream per receiving node, `P stream:<id>` (at least once):
  *
- * - the sender XADDs an entry (fields `m` the message frame, `g` the share groups assigned to the receiver joined by
- *   NUL, `s` = 1 for a retained message the receiver only stores) and the publisher's PUBACK / PUBREC waits for the
- *   XADD's reply ({@link StreamSender.barrier});
+ * - the sender gathers the messages of one event-loop turn for each receiving node into one stream entry (at most
+ *   BATCH_LIMIT messages; each message is a run of fields starting with `m`, the message frame, then optionally `g`
+ *   the share groups assigned to the receiver joined by NUL, `s` = 1 for a retained message the receiver only stores,
+ *   and `c`/`q`/`r`/`i` for a direct message to one session), XADDs it at the end of the turn, and the publishers'
+ *   PUBACK / PUBREC wait for the XADD's reply ({@link StreamSender.barrier});
  * - the receiver reads its stream from the oldest entry left (`XREAD BLOCK`), routes each message locally, waits until
  *   its own store has written what that did, and only then deletes the entries it read (`XTRIM MINID`). Entries of a
  *   node that crashed are still there when it restarts (or when another node adopts its sessions), so what was
@@ -35,6 +37,8 @@ export interface DirectDelivery {
 }
 
 const GROUP_SEPARATOR = '\0'; // not allowed in a topic filter [MQTT-4.7.3-2]
+/** Most messages in one stream entry. */
+const BATCH_LIMIT = 256;
 
 interface Pending {
   key: string;
@@ -48,12 +52,28 @@ export interface SenderStats {
   outboxDropped: number;
 }
 
+interface Batch {
+  args: (string | Buffer)[];
+  count: number;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 export class StreamSender {
   readonly stats: SenderStats = { outbox: 0, outboxDropped: 0 };
-  /** XADD replies of the current turn: the barrier of the acks produced in it. */
-  private turn: Promise<void>[] = [];
-  private turnBarrier: Promise<void> | undefined;
-  private clearScheduled = false;
+  /** The entries being gathered in this turn, by stream key. */
+  private batches = new Map<string, Batch>();
+  /** XADDs of this turn already sent (a batch that reached BATCH_LIMIT). */
+  private turnWrites: Promise<void>[] = [];
+  private flushScheduled = false;
+  /** Settles once this turn's entries are in Redis (or the outbox); created by the first barrier() of the turn. */
+  private turnBarrier: { promise: Promise<void>; resolve: () => void } | undefined;
   private readonly outbox: Pending[] = [];
   private draining = false;
 
@@ -65,7 +85,17 @@ export class StreamSender {
   ) {}
 
   send(key: string, entry: StreamEntry): void {
-    const args: (string | Buffer)[] = ['MAXLEN', '~', String(this.maxLen), '*', 'm', entry.body];
+    let batch = this.batches.get(key);
+    if (batch === undefined) {
+      batch = { args: ['MAXLEN', '~', String(this.maxLen), '*'], count: 0 };
+      this.batches.set(key, batch);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    }
+    const args = batch.args;
+    args.push('m', entry.body);
     if (entry.groups !== undefined && entry.groups.length > 0) args.push('g', entry.groups.join(GROUP_SEPARATOR));
     if (entry.storeOnly) args.push('s', '1');
     const direct = entry.direct;
@@ -73,42 +103,47 @@ export class StreamSender {
       args.push('c', direct.clientId, 'q', String(direct.qos), 'r', direct.retain ? '1' : '0');
       if (direct.subscriptionIdentifiers !== undefined) args.push('i', direct.subscriptionIdentifiers.join(','));
     }
-    const pending: Pending = { key, args };
+    if (++batch.count >= BATCH_LIMIT) {
+      this.batches.delete(key);
+      this.write({ key, args }, this.turnWrites);
+    }
+  }
+
+  /** Settles once every entry gathered in this turn is in Redis (or in the outbox). Undefined if none was. */
+  barrier(): Promise<void> | undefined {
+    if (this.batches.size === 0 && this.turnWrites.length === 0 && this.turnBarrier === undefined) return undefined;
+    this.turnBarrier ??= deferred();
+    return this.turnBarrier.promise;
+  }
+
+  /** End of the turn: one XADD per receiving node; then the turn's barrier settles. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const barrier = this.turnBarrier;
+    this.turnBarrier = undefined;
+    const written = this.turnWrites;
+    this.turnWrites = [];
+    for (const [key, batch] of this.batches) this.write({ key, args: batch.args }, written);
+    this.batches.clear();
+    if (barrier !== undefined) Promise.all(written).then(barrier.resolve);
+  };
+
+  private write(pending: Pending, written: Promise<void>[]): void {
     if (this.outbox.length > 0) {
       // Keep the order: while older entries wait, newer ones wait behind them.
       this.toOutbox(pending);
       return;
     }
-    const written = this.redis.xadd(key, ...(args as [string])).then(
-      () => {},
-      (error: Error) => {
-        this.failed(error);
-        this.toOutbox(pending);
-      },
+    written.push(
+      this.redis.xadd(pending.key, ...(pending.args as [string])).then(
+        () => {},
+        (error: Error) => {
+          this.failed(error);
+          this.toOutbox(pending);
+        },
+      ),
     );
-    this.turn.push(written);
-    this.turnBarrier = undefined;
-    if (!this.clearScheduled) {
-      this.clearScheduled = true;
-      setImmediate(this.clearTurn);
-    }
   }
-
-  /** Settles once every entry sent in this turn is in Redis (or in the outbox). Undefined if none was sent. */
-  barrier(): Promise<void> | undefined {
-    const turn = this.turn;
-    if (turn.length === 0) return undefined;
-    if (this.turnBarrier === undefined) {
-      this.turnBarrier = turn.length === 1 ? turn[0]! : Promise.all(turn).then(() => {});
-    }
-    return this.turnBarrier;
-  }
-
-  private readonly clearTurn = (): void => {
-    this.clearScheduled = false;
-    this.turn = [];
-    this.turnBarrier = undefined;
-  };
 
   private toOutbox(pending: Pending): void {
     if (this.outbox.length >= this.outboxLimit) {
@@ -142,30 +177,30 @@ export class StreamSender {
   }
 }
 
-/** Parses the fields of one stream entry. */
-export function parseEntry(fields: Buffer[]): StreamEntry | undefined {
-  let body: Buffer | undefined;
-  let groups: string[] | undefined;
-  let storeOnly = false;
-  let clientId: string | undefined;
-  let qos: QoS = 0;
-  let retain = false;
-  let subscriptionIdentifiers: number[] | undefined;
+/** The messages of one stream entry, in order (each starts at an `m` field). */
+export function parseEntry(fields: Buffer[]): StreamEntry[] {
+  const entries: StreamEntry[] = [];
+  let current: StreamEntry | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!.toString();
     const value = fields[i + 1]!;
-    if (name === 'm') body = value;
-    else if (name === 'g') groups = value.toString().split(GROUP_SEPARATOR);
-    else if (name === 's') storeOnly = value.toString() === '1';
-    else if (name === 'c') clientId = value.toString();
-    else if (name === 'q') qos = (Number(value.toString()) & 0b11) as QoS;
-    else if (name === 'r') retain = value.toString() === '1';
-    else if (name === 'i') subscriptionIdentifiers = value.toString().split(',').map(Number);
+    if (name === 'm') {
+      current = { body: value, groups: undefined, storeOnly: false };
+      entries.push(current);
+      continue;
+    }
+    if (current === undefined) continue;
+    if (name === 'g') current.groups = value.toString().split(GROUP_SEPARATOR);
+    else if (name === 's') current.storeOnly = value.toString() === '1';
+    else if (name === 'c')
+      current.direct = { clientId: value.toString(), qos: 0, retain: false, subscriptionIdentifiers: undefined };
+    else if (current.direct !== undefined) {
+      if (name === 'q') current.direct.qos = (Number(value.toString()) & 0b11) as QoS;
+      else if (name === 'r') current.direct.retain = value.toString() === '1';
+      else if (name === 'i') current.direct.subscriptionIdentifiers = value.toString().split(',').map(Number);
+    }
   }
-  if (body === undefined) return undefined;
-  const entry: StreamEntry = { body, groups, storeOnly };
-  if (clientId !== undefined) entry.direct = { clientId, qos, retain, subscriptionIdentifiers };
-  return entry;
+  return entries;
 }
 
 /** The smallest stream id after `id` ("ms-seq"). */
@@ -229,8 +264,7 @@ export class StreamReader {
       const entries = reply?.[0]?.[1];
       if (entries !== undefined && entries.length > 0) {
         for (const [id, fields] of entries) {
-          const entry = parseEntry(fields);
-          if (entry !== undefined) this.handle(entry, id.toString());
+          for (const entry of parseEntry(fields)) this.handle(entry, id.toString());
         }
         after = entries[entries.length - 1]![0].toString();
         untrimmed += entries.length;
