@@ -216,7 +216,7 @@ export function registerBrokerCommand(program: Command): void {
     )
     .option(
       '--data-dir <dir>',
-      `folder of the SQLite store (file ${SQLITE_FILE}; created if missing)`,
+      `folder of the SQLite store (file ${SQLITE_FILE}; created if missing; with --cluster the default gets /<node-id>)`,
       DEFAULT_DATA_DIR,
     )
     .addOption(
