@@ -258,7 +258,12 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       broker.options.store?.durable === true,
     );
     this.sessions = new ClusterSessions(this);
-    this.moves = new SessionMoves(broker, this.nodeId, this.ttlMs + 2 * this.heartbeatMs);
+    this.moves = new SessionMoves(
+      broker,
+      this.nodeId,
+      this.ttlMs + 2 * this.heartbeatMs,
+      () => this.streamReader.caughtUpAt,
+    );
   }
 
   /** True once Redis has answered for ttl + heartbeat without interruption: then a lapsed alive key means dead. */

@@ -23,6 +23,8 @@ export interface MessageId {
   key: string;
 }
 
+/** Longest a forwarding session lives (waiting for a lagging stream reader). */
+const MAX_FORWARDING_MS = 60_000;
 /** Messages kept per moving client while it is not installed yet, and for how long. */
 const EARLY_LIMIT = 100_000;
 const EARLY_TTL_MS = 30_000;
@@ -67,6 +69,8 @@ export class SessionMoves {
     private readonly broker: BrokerCore,
     private readonly nodeId: string,
     private readonly graceMs: number,
+    /** When this node's stream reader was last caught up (ms since the epoch). */
+    private readonly caughtUpAt: () => number,
   ) {}
 
   /** True while ids must be kept for every message (a session moved here or away recently). */
@@ -162,13 +166,21 @@ export class SessionMoves {
     const session = new ForwardingSession(broker, clientId, to, forward);
     broker.sessions.set(clientId, session);
     this.forwarding++;
-    const timer = setTimeout(() => {
+    const since = Date.now();
+    const end = () => {
+      // Not before this node has read its stream up to what was sent to it during the grace period (a reader that
+      // lags would route such a message after the stub is gone), but not forever either.
+      const now = Date.now();
+      if (this.caughtUpAt() < since + this.graceMs && now - since < MAX_FORWARDING_MS) {
+        setTimeout(end, 1000).unref();
+        return;
+      }
       this.forwarding--;
       if (broker.sessions.get(clientId) !== session) return;
       broker.sessions.delete(clientId);
       broker.trie.unsubscribeAll(clientId);
-    }, this.graceMs);
-    timer.unref();
+    };
+    setTimeout(end, this.graceMs).unref();
   }
 
   stop(): void {

@@ -220,6 +220,8 @@ type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | n
  * what they did) and trims what was read. Runs until stop(); Redis errors are reported and retried.
  */
 export class StreamReader {
+  /** When a read last found the stream empty behind it (fewer entries than asked): the reader was caught up. */
+  caughtUpAt = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -262,6 +264,7 @@ export class StreamReader {
         continue;
       }
       const entries = reply?.[0]?.[1];
+      if (entries === undefined || entries.length < this.batch) this.caughtUpAt = Date.now();
       if (entries !== undefined && entries.length > 0) {
         for (const [id, fields] of entries) {
           for (const entry of parseEntry(fields)) this.handle(entry, id.toString());
