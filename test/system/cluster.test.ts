@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBrokerMetrics } from '../../src/admin/metrics.js';
+import { createBroker } from '../../src/broker/broker.js';
+import { startCluster } from '../../src/broker/cluster/index.js';
 import { ForwardingSession } from '../../src/broker/cluster/moves.js';
+import { SqliteStore } from '../../src/broker/store/sqlite.js';
 import { type ClusterNode, startClusterNode, waitFor } from '../support/cluster.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { type CliBroker, killAllCliBrokers, startCliBroker } from './cli-broker.js';
@@ -335,6 +338,58 @@ describe('cluster over Redis', () => {
     expect(connack.sessionPresent).toBe(true);
     await waitFor(() => got.length >= 4, 'four messages after the move');
     expect(got).toEqual(['before', 'after0', 'after1', 'after2'].map((p) => `adopt/x ${p} 1`));
+  }, 30_000);
+
+  it('keeps the stream of a dead node with a local (SQLite) store: restarted with its id, it delivers what was sent meanwhile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'midge-cluster-sqlite-'));
+    const start = async () => {
+      const broker = createBroker({ sysInterval: 0, store: new SqliteStore({ path: join(dir, 'midge.db') }) });
+      const cluster = await startCluster(broker, {
+        url: redis.url,
+        nodeId: 'node-s',
+        prefix: 'test:cluster:',
+        heartbeatMs: HEARTBEAT_MS,
+        ttlMs: TTL_MS,
+      });
+      const { port } = await broker.listen({ host: '127.0.0.1', port: 0 });
+      const node: Node = { id: 'node-s', broker, cluster, port };
+      nodes.push(node);
+      return node;
+    };
+    try {
+      let s = await start();
+      const sub = await open(s, { clientId: 'local-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+      await sub.subscribeAsync('local/#', { qos: 1 });
+      await waitFor(() => routesTo(a, s, 'local/x'), 'S filter known on A');
+      await sub.endAsync();
+      await s.broker.storeWriter?.flush();
+      s.cluster.crash();
+      await s.broker.close();
+      nodes.splice(nodes.indexOf(s), 1);
+      const pub = await open(a, { clientId: 'local-pub' });
+      for (let i = 0; i < 3; i++) await pub.publishAsync('local/x', `m${i}`, { qos: 1 });
+      // S expires; nobody can adopt a SQLite file, so its stream is kept for its return.
+      await waitFor(() => !a.cluster.peers.has('node-s'), 'S expired', TTL_MS * 10);
+      expect(await a.cluster.cmd.xlen(a.cluster.keys.stream('node-s'))).toBeGreaterThan(0);
+      s = await start();
+      const again = mqtt.connect(`mqtt://127.0.0.1:${s.port}`, {
+        protocolVersion: 5,
+        clientId: 'local-sub',
+        clean: false,
+        properties: { sessionExpiryInterval: 300 },
+        reconnectPeriod: 0,
+      });
+      clients.push(again);
+      const got = collect(again);
+      const connack = await new Promise<mqtt.IConnackPacket>((resolve) => again.once('connect', resolve));
+      expect(connack.sessionPresent).toBe(true);
+      await waitFor(() => got.length >= 3, 'the three messages sent while S was away');
+      expect(got).toEqual(['m0', 'm1', 'm2'].map((p) => `local/x ${p} 1`));
+      await s.broker.close();
+      nodes.splice(nodes.indexOf(s), 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it("acknowledges a QoS 1 publish for another node only once the message is in that node's stream", async () => {
