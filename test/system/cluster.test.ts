@@ -392,6 +392,29 @@ describe('cluster over Redis', () => {
     }
   }, 30_000);
 
+  it('a node taken for dead after a pause longer than the ttl gives up the sessions another node adopted', async () => {
+    const p = await startNode('node-p', 'test:cluster:', true);
+    await waitFor(() => a.cluster.peers.has('node-p'), 'P known on A');
+    const sub = await open(p, { clientId: 'paused-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+    await sub.subscribeAsync('paused/#', { qos: 1 });
+    await sub.endAsync();
+    await p.broker.storeWriter?.flush();
+    // P stops heartbeating (as in a long GC pause or a frozen VM) but keeps running.
+    clearInterval((p.cluster as unknown as { timer: NodeJS.Timeout }).timer);
+    await waitFor(
+      () => nodes.some((node) => node !== p && node.broker.sessions.has('paused-sub')),
+      'P taken for dead and its session adopted',
+      TTL_MS * 10,
+    );
+    expect(p.broker.sessions.has('paused-sub')).toBe(true);
+    // P's next heartbeat finds it was adopted: it drops the session rather than keep a second copy.
+    await p.cluster.tick();
+    expect(p.broker.sessions.has('paused-sub')).toBe(false);
+    expect(p.cluster.members()).toContain('node-a');
+    await p.broker.close();
+    nodes.splice(nodes.indexOf(p), 1);
+  }, 30_000);
+
   it("acknowledges a QoS 1 publish for another node only once the message is in that node's stream", async () => {
     const sub = await open(b, { clientId: 'ack-sub' });
     await sub.subscribeAsync('ack/#', { qos: 1 });
