@@ -39,10 +39,11 @@ fi
 
 (cd "$ROOT" && npm run -s build)
 
+# bin/midge.js is run as the `midge` command is (its shebang passes Node's --max-semi-space-size=4: docs/broker.md).
 # Same queue bound as mosquitto-bench.conf (max_queued_messages 1000000), so neither broker drops by policy; no
 # durable store, as Mosquitto runs with persistence false (and the default SQLite file would carry retained messages
 # from one run into the next, in the kit folder).
-midge="node $ROOT/bin/midge.js broker --host 127.0.0.1 --port 28833 --log-level warn --max-queued-messages 1000000 --store memory"
+midge="$ROOT/bin/midge.js broker --host 127.0.0.1 --port 28833 --log-level warn --max-queued-messages 1000000 --store memory"
 mosq="mosquitto -c $KIT/mosquitto-bench.conf"
 aedes="AEDES_MODULES=$ROOT node $KIT/aedes-server.mjs 28831"
 
