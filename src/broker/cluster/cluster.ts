@@ -3,7 +3,7 @@
  *
  * - Membership: each node keeps `P alive:<id>` (PX ttl, refreshed every heartbeat) and is listed in the set
  *   `P nodes`; every heartbeat a node lists the members, expires those whose alive key is gone (one node, under a
- *   lock, adopts a dead node's sessions: sessions.ts), and logs changes.
+ *   lock, adopts a dead node's sessions: adoption.ts), and logs changes.
  * - Routing: each node keeps the filters its clients subscribe to in `P filters:<id>` and announces every change on
  *   the channel `P filters`; every node mirrors the other nodes' filters in one SubscriptionTrie whose "clients" are
  *   node ids (a share group's members are the nodes with members, this node included, so the trie picks the one node
@@ -30,8 +30,10 @@ import {
   type SubscriptionOptions,
   SubscriptionTrie,
 } from '../routing/index.js';
+import { NodeAdoption } from './adoption.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import type { ClusterHook } from './hook.js';
+import { ClusterKeys } from './keys.js';
 import { SessionMoves } from './moves.js';
 import { ClusterSessions, describeStore } from './sessions.js';
 import { type StreamEntry, StreamReader, StreamSender } from './streams.js';
@@ -105,57 +107,6 @@ function isNodeLocal(topic: string): boolean {
   return topic.startsWith('$SYS');
 }
 
-/** The redis keys and channels of a cluster (prefix P). */
-export class ClusterKeys {
-  readonly nodes: string;
-  readonly info: string;
-  readonly retained: string;
-  readonly filtersChannel: string;
-  readonly membership: string;
-  readonly owners: string;
-
-  constructor(readonly prefix: string) {
-    this.nodes = `${prefix}nodes`;
-    this.info = `${prefix}info`;
-    this.retained = `${prefix}retained`;
-    this.filtersChannel = `${prefix}filters`;
-    this.membership = `${prefix}membership`;
-    this.owners = `${prefix}owners`;
-  }
-
-  alive(id: string): string {
-    return `${this.prefix}alive:${id}`;
-  }
-
-  filters(id: string): string {
-    return `${this.prefix}filters:${id}`;
-  }
-
-  stream(id: string): string {
-    return `${this.prefix}stream:${id}`;
-  }
-
-  control(id: string): string {
-    return `${this.prefix}ctl:${id}`;
-  }
-
-  wills(id: string): string {
-    return `${this.prefix}wills:${id}`;
-  }
-
-  handoff(request: string): string {
-    return `${this.prefix}handoff:${request}`;
-  }
-
-  adoptLock(id: string): string {
-    return `${this.prefix}adopt:${id}`;
-  }
-
-  adopted(id: string): string {
-    return `${this.prefix}adopted:${id}`;
-  }
-}
-
 export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   readonly nodeId: string;
   readonly prefix: string;
@@ -192,6 +143,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
   /** Commands (auto-pipelined: the commands of one tick go in one write). */
   readonly cmd: Redis;
   readonly sessions: ClusterSessions;
+  readonly adoption: NodeAdoption;
   readonly moves: SessionMoves;
 
   private readonly token = randomBytes(8).toString('hex');
@@ -258,6 +210,7 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
       broker.options.store?.durable === true,
     );
     this.sessions = new ClusterSessions(this);
+    this.adoption = new NodeAdoption(this);
     this.moves = new SessionMoves(
       broker,
       this.nodeId,
@@ -416,8 +369,8 @@ export class Cluster implements ClusterHook, SubscriptionChangeObserver {
         const id = others[i]!;
         if (alive[i] === null) {
           // Dead (its alive key lapsed). It stays routed to (its stream keeps what it is sent) until one node, under
-          // a lock, has adopted its sessions and removes it (sessions.ts), so nothing is sent nowhere meanwhile.
-          void this.sessions.expireNode(id);
+          // a lock, has adopted its sessions and removes it (adoption.ts), so nothing is sent nowhere meanwhile.
+          void this.adoption.expireNode(id);
         } else if (!this.peers.has(id)) {
           loads.push(this.addPeer(id));
         }

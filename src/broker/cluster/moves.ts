@@ -34,7 +34,6 @@ export class ForwardingSession extends Session {
   constructor(
     broker: BrokerCore,
     clientId: string,
-    readonly to: string,
     private readonly forward: (outgoing: Outgoing) => void,
   ) {
     super(clientId, broker.sessionOptions, broker);
@@ -159,11 +158,11 @@ export class SessionMoves {
 
   /**
    * Replaces the local session of `clientId` (already snapshotted and released) by a forwarding one that sends what
-   * it gets to node `to` for the grace period, then drops its subscriptions.
+   * it gets to `forward` (to its new node) for the grace period, then drops its subscriptions.
    */
-  forwardTo(clientId: string, to: string, forward: (outgoing: Outgoing) => void): void {
+  forwardTo(clientId: string, forward: (outgoing: Outgoing) => void): void {
     const broker = this.broker;
-    const session = new ForwardingSession(broker, clientId, to, forward);
+    const session = new ForwardingSession(broker, clientId, forward);
     broker.sessions.set(clientId, session);
     this.forwarding++;
     const since = Date.now();

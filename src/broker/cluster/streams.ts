@@ -228,7 +228,7 @@ export class StreamReader {
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
-    private readonly handle: (entry: StreamEntry, id: string) => void,
+    private readonly handle: (entry: StreamEntry) => void,
     private readonly commit: () => Promise<void>,
     private readonly failed: (error: Error) => void,
     /** Trim after every read (a durable store: fewer duplicates after a crash) rather than per TRIM_BATCH / TRIM_INTERVAL_MS. */
@@ -266,8 +266,8 @@ export class StreamReader {
       const entries = reply?.[0]?.[1];
       if (entries === undefined || entries.length < this.batch) this.caughtUpAt = Date.now();
       if (entries !== undefined && entries.length > 0) {
-        for (const [id, fields] of entries) {
-          for (const entry of parseEntry(fields)) this.handle(entry, id.toString());
+        for (const [, fields] of entries) {
+          for (const entry of parseEntry(fields)) this.handle(entry);
         }
         after = entries[entries.length - 1]![0].toString();
         untrimmed += entries.length;

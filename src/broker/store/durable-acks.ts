@@ -78,6 +78,8 @@ class AckQueue {
 
 const queues = new WeakMap<Connection, AckQueue>();
 
+const SETTLED = Promise.resolve();
+
 /** The last pair of barriers combined, so that the acks of one turn share one promise (one group). */
 let lastStore: Promise<void> | undefined;
 let lastCluster: Promise<void> | undefined;
@@ -100,24 +102,26 @@ function both(store: Promise<void>, cluster: Promise<void>): Promise<void> {
 export function sendAck(connection: Connection, packet: AckPacket): void {
   const { broker } = connection;
   const writer = broker.storeWriter;
-  const stored = writer !== undefined && broker.options.store?.durable === true ? writer.barrier() : undefined;
-  const forwarded = broker.cluster?.barrier();
-  const barrier = stored === undefined ? forwarded : forwarded === undefined ? stored : both(stored, forwarded);
-  if (barrier === undefined) {
-    if (!queues.has(connection)) {
-      connection.send(packet);
-      return;
-    }
-    // Behind acks still waiting: keep the order.
-    queues.get(connection)!.add(Promise.resolve(), packet);
+  const cluster = broker.cluster;
+  if (cluster === undefined && (writer === undefined || broker.options.store?.durable !== true)) {
+    // Nothing to wait for, ever: no ack of this connection is queued either.
+    connection.send(packet);
     return;
   }
+  const stored = writer !== undefined && broker.options.store?.durable === true ? writer.barrier() : undefined;
+  const forwarded = cluster?.barrier();
+  const barrier = stored === undefined ? forwarded : forwarded === undefined ? stored : both(stored, forwarded);
   let queue = queues.get(connection);
+  if (barrier === undefined && queue === undefined) {
+    connection.send(packet);
+    return;
+  }
   if (queue === undefined) {
     queue = new AckQueue(connection);
     queues.set(connection, queue);
   }
-  queue.add(barrier, packet);
+  // Without a barrier of its own, an ack still waits behind the earlier ones: the order is kept.
+  queue.add(barrier ?? SETTLED, packet);
 }
 
 /** Acks of this connection waiting for a store commit (tests). */
