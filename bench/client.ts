@@ -29,6 +29,18 @@ interface Driver {
   close(): Promise<void>;
 }
 
+/** Runs `send` `count` times with at most WINDOW of its promises outstanding; resolves when all have settled. */
+async function windowed(count: number, send: () => Promise<unknown>): Promise<void> {
+  const pending = new Set<Promise<unknown>>();
+  for (let i = 0; i < count; i++) {
+    const p = send();
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    if (pending.size >= WINDOW) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+}
+
 async function midgeDriver(port: number): Promise<Driver> {
   const client = await connect({ host: '127.0.0.1', port, reconnectPeriod: 0, keepalive: 0 });
   const rttTopic = `bench/rtt/midge/${process.pid}`;
@@ -37,16 +49,7 @@ async function midgeDriver(port: number): Promise<Driver> {
   client.on('message', () => arrived?.());
   return {
     name: 'Midge client',
-    async publish(count, qos) {
-      const pending = new Set<Promise<unknown>>();
-      for (let i = 0; i < count; i++) {
-        const p = client.publish(TOPIC, PAYLOAD, { qos });
-        pending.add(p);
-        void p.finally(() => pending.delete(p));
-        if (pending.size >= WINDOW) await Promise.race(pending);
-      }
-      await Promise.all(pending);
-    },
+    publish: (count, qos) => windowed(count, () => client.publish(TOPIC, PAYLOAD, { qos })),
     roundTrip() {
       return new Promise<void>((resolve) => {
         arrived = resolve;
@@ -68,16 +71,7 @@ async function mqttjsDriver(port: number): Promise<Driver> {
   client.on('message', () => arrived?.());
   return {
     name: 'MQTT.js',
-    async publish(count, qos) {
-      const pending = new Set<Promise<unknown>>();
-      for (let i = 0; i < count; i++) {
-        const p = client.publishAsync(TOPIC, PAYLOAD, { qos });
-        pending.add(p);
-        void p.finally(() => pending.delete(p));
-        if (pending.size >= WINDOW) await Promise.race(pending);
-      }
-      await Promise.all(pending);
-    },
+    publish: (count, qos) => windowed(count, () => client.publishAsync(TOPIC, PAYLOAD, { qos })),
     roundTrip() {
       return new Promise<void>((resolve) => {
         arrived = resolve;

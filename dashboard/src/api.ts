@@ -51,18 +51,7 @@ export interface Client {
   inflight: number;
 }
 
-export interface RateSample {
-  t: number;
-  messagesInPerSecond: number;
-  messagesOutPerSecond: number;
-  bytesInPerSecond: number;
-  bytesOutPerSecond: number;
-  droppedPerSecond: number;
-  connections: number;
-  subscriptions: number;
-  retained: number;
-  sessions: number;
-}
+export type { RateSample } from '../../src/admin/rate-sample.js';
 
 export interface TopicSnapshot {
   topic: string;

@@ -8,21 +8,9 @@
  */
 import type { BrokerCore } from '../broker/core.js';
 import type { Message } from '../broker/message.js';
+import type { RateSample } from './rate-sample.js';
 
-/** One second of broker activity. */
-export interface RateSample {
-  /** ms since the epoch. */
-  t: number;
-  messagesInPerSecond: number;
-  messagesOutPerSecond: number;
-  bytesInPerSecond: number;
-  bytesOutPerSecond: number;
-  droppedPerSecond: number;
-  connections: number;
-  subscriptions: number;
-  retained: number;
-  sessions: number;
-}
+export type { RateSample };
 
 export class RateSampler {
   private readonly samples: RateSample[] = [];
